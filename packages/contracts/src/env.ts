@@ -1,0 +1,70 @@
+// Environment of every service, validated at start. scripts/config-docs.ts renders these into the
+// README's configuration reference, so the documentation cannot drift from the code.
+import { z } from 'zod';
+import { SatelliteName } from './names.js';
+
+const port = z.coerce.number().int().min(0).max(65_535);
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+
+export const CommonEnv = z.object({
+  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info').describe('pino log level'),
+  NATS_URL: z.string().default('nats://127.0.0.1:4222').describe('NATS server(s), comma separated'),
+  NATS_CREDS: z.string().optional().describe('path of a NATS credentials file'),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.string().optional().describe('OTLP endpoint for traces; unset = tracing off'),
+});
+
+export const GatewayEnv = CommonEnv.extend({
+  HTTP_HOST: z.string().default('127.0.0.1').describe('address the REST API listens on'),
+  HTTP_PORT: port.default(8080).describe('port of the REST API'),
+  ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').describe('bearer token of the admin (required)'),
+  BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(1_048_576).describe('largest accepted request body'),
+  RPC_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000).describe('how long the gateway waits for a service'),
+});
+
+export const DbEnv = z.object({
+  DATABASE_URL: z.string().default('postgres://postgres@127.0.0.1:5432/uplink').describe('Postgres URL; `?options=-c%20search_path%3D<schema>` selects a schema'),
+  DB_POOL_MAX: z.coerce.number().int().positive().default(10).describe('Postgres pool size'),
+});
+
+export const RegistrationEnv = CommonEnv.extend(DbEnv.shape);
+
+export const StatePublisherEnv = CommonEnv.extend(DbEnv.shape).extend({
+  TAG_RESOLVE_INTERVAL_S: z.coerce.number().int().positive().default(60).describe('how often tags are re-resolved against the upstream'),
+  UPSTREAM_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000).describe('timeout of one upstream registry request'),
+  UPSTREAM_USERNAME: z.string().optional().describe('upstream registry user for tag resolution'),
+  UPSTREAM_PASSWORD: z.string().optional().describe('upstream registry password'),
+  UPSTREAM_INSECURE: bool.default(false).describe('accept any TLS certificate from the upstream'),
+  REPUBLISH_INTERVAL_S: z.coerce.number().int().positive().default(5).describe('how often unpublished revisions are retried'),
+});
+
+export const SatelliteEnv = CommonEnv.extend({
+  SATELLITE_NAME: SatelliteName.describe('this site name (required)'),
+  HUB_DOMAIN: z.string().default('hub').describe('JetStream domain of the hub'),
+  LEAF_MONITOR_URL: z.string().optional().describe('monitoring URL of the site leaf server; used to notice a WAN link coming back'),
+  DATA_DIR: z.string().default('/var/lib/uplink').describe('where the satellite keeps its state and content store'),
+  STATUS_HOST: z.string().default('127.0.0.1').describe('address of /healthz, /status, /metrics'),
+  STATUS_PORT: port.default(5051).describe('port of /healthz, /status, /metrics'),
+  REGISTRY_HOST: z.string().default('127.0.0.1').describe('address of the local OCI registry'),
+  REGISTRY_PORT: port.default(5050).describe('port of the local OCI registry'),
+  CATCHUP_INTERVAL_S: z.coerce.number().positive().default(30).describe('how often the satellite checks the hub for a newer state'),
+  RUNTIME_ROOT: z.string().default('/').describe('root under which runtime mirror config is written'),
+});
+
+export const envSchemas = {
+  gateway: GatewayEnv,
+  registration: RegistrationEnv,
+  'state-publisher': StatePublisherEnv,
+  satellite: SatelliteEnv,
+} as const;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Validate the environment; the error names every bad variable and what it must be. */
+export function loadEnv<S extends z.ZodType>(schema: S, env: Record<string, string | undefined> = process.env): z.infer<S> {
+  const r = schema.safeParse(env);
+  if (r.success) return r.data;
+  const lines = r.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`);
+  throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
+}

@@ -1,0 +1,67 @@
+// REST bodies of the gateway (ARCHITECTURE §7). Strict objects: unknown fields are an error.
+import { z } from 'zod';
+import { Digest, GroupName, Labels, Repository, SatelliteName, Tag } from './names.js';
+import { DesiredArtifact, SatelliteConfig } from './desired-state.js';
+
+export const GroupArtifactInput = z
+  .strictObject({
+    repository: Repository,
+    tags: z.array(Tag).min(1).max(100).optional(),
+    digest: Digest.optional(),
+    platforms: z.array(z.string()).optional(),
+  })
+  .refine((a) => a.tags !== undefined || a.digest !== undefined, { message: 'an artifact needs "tags" or "digest"' });
+
+export const PutGroupBody = z.strictObject({
+  registry: z.url({ protocol: /^https?$/ }).describe('upstream registry base URL, e.g. http://127.0.0.1:5000'),
+  artifacts: z.array(GroupArtifactInput).max(1000),
+});
+
+export const Group = PutGroupBody.extend({
+  name: GroupName,
+  satellites: z.array(SatelliteName),
+  /** tags resolved to digests; empty until the upstream answered */
+  resolved: z.array(DesiredArtifact),
+  updatedAt: z.iso.datetime(),
+});
+
+export const CreateSatelliteBody = z.strictObject({
+  name: SatelliteName,
+  labels: Labels.optional(),
+  groups: z.array(GroupName).max(100).optional(),
+});
+
+export const Satellite = z.strictObject({
+  name: SatelliteName,
+  labels: Labels,
+  groups: z.array(GroupName),
+  status: z.enum(['pending', 'online', 'stale', 'offline', 'revoked']),
+  createdAt: z.iso.datetime(),
+});
+
+export const PutSatelliteConfigBody = SatelliteConfig.partial().strict();
+
+export const AppliedState = z.strictObject({ revision: z.number().int(), digest: Digest, at: z.iso.datetime() });
+
+export const SatelliteStateView = z.strictObject({
+  desired: z
+    .strictObject({ revision: z.number().int(), digest: Digest, artifacts: z.array(DesiredArtifact), config: SatelliteConfig })
+    .nullable(),
+  applied: AppliedState.nullable(),
+  artifacts: z.array(
+    z.strictObject({ repository: Repository, digest: Digest, status: z.string(), error: z.string().optional() }),
+  ),
+});
+
+export const ErrorBody = z.strictObject({
+  error: z.strictObject({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
+});
+
+export type PutGroupBody = z.infer<typeof PutGroupBody>;
+export type Group = z.infer<typeof Group>;
+export type CreateSatelliteBody = z.infer<typeof CreateSatelliteBody>;
+export type Satellite = z.infer<typeof Satellite>;
+export type PutSatelliteConfigBody = z.infer<typeof PutSatelliteConfigBody>;
+export type AppliedState = z.infer<typeof AppliedState>;
+export type SatelliteStateView = z.infer<typeof SatelliteStateView>;
+export type ErrorBody = z.infer<typeof ErrorBody>;

@@ -1,0 +1,110 @@
+// Stream and consumer specs as data (ARCHITECTURE §3). packages/bus provisions them idempotently.
+import { subjects } from './subjects.js';
+
+const SECOND_NS = 1_000_000_000;
+const DAY_NS = 86_400 * SECOND_NS;
+
+export interface StreamSpec {
+  name: string;
+  subjects: string[];
+  retention: 'limits' | 'interest' | 'workqueue';
+  storage: 'file' | 'memory';
+  discard: 'old' | 'new';
+  /** nanoseconds, 0 = unlimited */
+  max_age: number;
+  max_bytes: number;
+  max_msgs_per_subject: number;
+  /** nanoseconds */
+  duplicate_window: number;
+  allow_direct: boolean;
+  num_replicas: number;
+  description: string;
+}
+
+export interface ConsumerSpec {
+  durable_name: string;
+  filter_subject?: string;
+  ack_policy: 'explicit';
+  deliver_policy: 'all' | 'last_per_subject' | 'new';
+  /** nanoseconds */
+  ack_wait: number;
+  max_deliver: number;
+  max_ack_pending: number;
+  description: string;
+}
+
+function stream(s: Partial<StreamSpec> & Pick<StreamSpec, 'name' | 'subjects' | 'description'>): StreamSpec {
+  return {
+    retention: 'limits',
+    storage: 'file',
+    discard: 'old',
+    max_age: 0,
+    max_bytes: -1,
+    max_msgs_per_subject: -1,
+    duplicate_window: 120 * SECOND_NS,
+    allow_direct: false,
+    num_replicas: 1,
+    ...s,
+  };
+}
+
+export const hubStreams = {
+  STATE: stream({
+    name: 'STATE',
+    subjects: [subjects.stateAll],
+    max_msgs_per_subject: 1,
+    allow_direct: true,
+    description: 'latest desired state per satellite',
+  }),
+  COMMANDS: stream({ name: 'COMMANDS', subjects: ['uplink.cmd.*'], max_age: 7 * DAY_NS, description: 'signed commands' }),
+  TELEMETRY: stream({
+    name: 'TELEMETRY',
+    subjects: [subjects.telemetryAll],
+    max_age: 3 * DAY_NS,
+    max_bytes: 8 * 1024 ** 3,
+    description: 'heartbeats and events from sites',
+  }),
+  RESULTS: stream({ name: 'RESULTS', subjects: ['uplink.result.*'], max_age: 7 * DAY_NS, description: 'command results' }),
+  EVENTS: stream({ name: 'EVENTS', subjects: ['uplink.events.>'], max_age: 30 * DAY_NS, description: 'domain events and audit' }),
+  DEAD: stream({ name: 'DEAD', subjects: ['uplink.dead.>'], max_age: 30 * DAY_NS, description: 'dead-lettered messages with reasons' }),
+} as const satisfies Record<string, StreamSpec>;
+
+/** Streams on a site's leaf server (its own JetStream domain, named after the satellite). */
+export function siteStreams(sat: string, opts: { outboxMaxBytes?: number } = {}) {
+  return {
+    STATE_LOCAL: stream({
+      name: 'STATE_LOCAL',
+      subjects: [subjects.localState(sat)],
+      max_msgs_per_subject: 1,
+      description: 'latest desired state received from the hub',
+    }),
+    CMD_LOCAL: stream({ name: 'CMD_LOCAL', subjects: [subjects.localCmd(sat)], max_age: 7 * DAY_NS, description: 'commands for this site' }),
+    OUTBOX: stream({
+      name: 'OUTBOX',
+      subjects: [subjects.outboxAll(sat)],
+      max_bytes: opts.outboxMaxBytes ?? 512 * 1024 ** 2,
+      description: 'edge to cloud buffer',
+    }),
+    DEAD: stream({ name: 'DEAD', subjects: ['uplink.dead.>'], max_age: 30 * DAY_NS, description: 'dead-lettered messages with reasons' }),
+  } as const satisfies Record<string, StreamSpec>;
+}
+
+export function consumer(s: Partial<ConsumerSpec> & Pick<ConsumerSpec, 'durable_name' | 'description'>): ConsumerSpec {
+  return {
+    ack_policy: 'explicit',
+    deliver_policy: 'all',
+    ack_wait: 30 * SECOND_NS,
+    max_deliver: -1,
+    max_ack_pending: 1000,
+    ...s,
+  };
+}
+
+export const consumers = {
+  satelliteState: consumer({ durable_name: 'satellite', description: 'satellite applies desired state', max_ack_pending: 1 }),
+  stateApplied: consumer({
+    durable_name: 'state-publisher-applied',
+    filter_subject: subjects.telemetryKind('applied'),
+    description: 'state-publisher records applied revisions',
+  }),
+} as const satisfies Record<string, ConsumerSpec>;

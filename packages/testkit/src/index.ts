@@ -1,0 +1,11 @@
+export { waitFor } from './wait.js';
+export { startProcess, freePort, waitForPort, tempDir } from './process.js';
+export { startHub, startLeaf, leafConnected } from './nats.js';
+export { startLinkProxy } from './proxy.js';
+export { createPgSchema, baseDatabaseUrl, withSearchPath } from './pg.js';
+
+export type { WaitOptions } from './wait.js';
+export type { Proc, TempDir } from './process.js';
+export type { NatsServer, Hub, HubOptions, LeafOptions } from './nats.js';
+export type { LinkProxy } from './proxy.js';
+export type { PgSchema } from './pg.js';
