@@ -21,11 +21,13 @@ export {
   ErrorBody,
 } from './rest.js';
 export { subjects, satelliteOf } from './subjects.js';
-export { hubStreams, siteStreams, consumers, consumer } from './streams.js';
+export { hubStreams, siteStreams, hubDurables, siteDurables, consumer } from './streams.js';
 export { SCHEMA_HEADER, SIGNATURE_HEADER, StateApplied, messageSchemas, schemaHeader, decodeMessage } from './messages.js';
 export { ErrorCode, httpStatusOf, UplinkError, validationError, parseOrThrow, rpcOk, rpcError } from './errors.js';
 export { CommonEnv, GatewayEnv, DbEnv, RegistrationEnv, StatePublisherEnv, SatelliteEnv, envSchemas, ConfigError, loadEnv } from './env.js';
 
-export type { StreamSpec, ConsumerSpec } from './streams.js';
+export type { StreamSpec, ConsumerSpec, DurableSpec } from './streams.js';
 export type { MessageType, MessageOf, DecodeResult } from './messages.js';
 export type { RpcReply } from './errors.js';
+export { rpcMethods, rpcSubject } from './rpc.js';
+export type { RpcService, RpcMethod, RpcRequest } from './rpc.js';

@@ -100,11 +100,31 @@ export function consumer(s: Partial<ConsumerSpec> & Pick<ConsumerSpec, 'durable_
   };
 }
 
-export const consumers = {
-  satelliteState: consumer({ durable_name: 'satellite', description: 'satellite applies desired state', max_ack_pending: 1 }),
-  stateApplied: consumer({
-    durable_name: 'state-publisher-applied',
-    filter_subject: subjects.telemetryKind('applied'),
-    description: 'state-publisher records applied revisions',
-  }),
-} as const satisfies Record<string, ConsumerSpec>;
+/** A durable consumer bound to its stream and the message type it reads. */
+export interface DurableSpec {
+  stream: string;
+  type: import('./messages.js').MessageType;
+  spec: ConsumerSpec;
+}
+
+/** Durable consumers of the hub, by durable name (what a NestJS `@EventPattern(name)` refers to). */
+export const hubDurables = {
+  'state-publisher-applied': {
+    stream: 'TELEMETRY',
+    type: 'state-applied',
+    spec: consumer({
+      durable_name: 'state-publisher-applied',
+      filter_subject: subjects.telemetryKind('applied'),
+      description: 'state-publisher records applied revisions',
+    }),
+  },
+} as const satisfies Record<string, DurableSpec>;
+
+/** Durable consumers of a site's leaf server. */
+export const siteDurables = {
+  satellite: {
+    stream: 'STATE_LOCAL',
+    type: 'desired-state',
+    spec: consumer({ durable_name: 'satellite', description: 'satellite applies desired state', max_ack_pending: 1 }),
+  },
+} as const satisfies Record<string, DurableSpec>;

@@ -1,0 +1,13 @@
+export { connectNats, drainOnSignal } from './connection.js';
+export { provisionStream, provisionStreams, provisionConsumer } from './provision.js';
+export { publishMessage, messageHeaders, encodeBody, jsFor } from './publish.js';
+export { runConsumer } from './consumer.js';
+export { JetStreamTransport } from './nest-transport.js';
+export { BusError, BusErrorCode, InvalidMessageError, RetryableError, isInvalidMessage } from './errors.js';
+export { backoffDelay, sleep, retry } from './backoff.js';
+
+export type { ConnectOptions } from './connection.js';
+export type { PublishOptions } from './publish.js';
+export type { ConsumerRunner, ConsumerRunnerOptions, MessageContext, MessageHandler } from './consumer.js';
+export type { JetStreamTransportOptions } from './nest-transport.js';
+export type { BackoffOptions } from './backoff.js';

@@ -1,0 +1,37 @@
+// Request/reply inside the cloud: `uplink.rpc.<service>.<method>` over core NATS (NestJS's NATS
+// transport, one queue group per service). Each method names its request schema; every reply is an
+// RpcReply envelope so errors keep their stable code across the hop.
+import { z } from 'zod';
+import { GroupName, SatelliteName } from './names.js';
+import { CreateSatelliteBody, PutGroupBody, PutSatelliteConfigBody } from './rest.js';
+import { subjects } from './subjects.js';
+
+export const rpcMethods = {
+  state: {
+    putGroup: z.strictObject({ name: GroupName, body: PutGroupBody }),
+    getGroup: z.strictObject({ name: GroupName }),
+    listGroups: z.strictObject({}),
+    deleteGroup: z.strictObject({ name: GroupName }),
+    assign: z.strictObject({ group: GroupName, satellite: SatelliteName }),
+    unassign: z.strictObject({ group: GroupName, satellite: SatelliteName }),
+    getState: z.strictObject({ satellite: SatelliteName }),
+    putConfig: z.strictObject({ satellite: SatelliteName, body: PutSatelliteConfigBody }),
+    /** recompute and publish the desired state of these satellites (after create/delete) */
+    recompute: z.strictObject({ satellites: z.array(SatelliteName).max(10_000) }),
+  },
+  registration: {
+    createSatellite: CreateSatelliteBody,
+    listSatellites: z.strictObject({ group: GroupName.optional() }),
+    getSatellite: z.strictObject({ name: SatelliteName }),
+    deleteSatellite: z.strictObject({ name: SatelliteName }),
+  },
+} as const;
+
+export type RpcService = keyof typeof rpcMethods;
+export type RpcMethod<S extends RpcService> = keyof (typeof rpcMethods)[S] & string;
+export type RpcRequest<S extends RpcService, M extends RpcMethod<S>> = z.infer<(typeof rpcMethods)[S][M] & z.ZodType>;
+
+/** The subject (and NestJS message pattern) of an RPC method. */
+export function rpcSubject<S extends RpcService>(service: S, method: RpcMethod<S>): string {
+  return subjects.rpc(service, method);
+}
