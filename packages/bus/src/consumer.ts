@@ -2,11 +2,11 @@
 // backoff on passing faults, term + dead-letter on invalid messages. It recreates its consumer when it
 // was deleted and restarts its pull loop after missed heartbeats or a server restart.
 import type { NatsConnection, MsgHdrs } from '@nats-io/transport-node';
-import { headers as natsHeaders } from '@nats-io/transport-node';
 import { jetstreamManager, type JsMsg, type ConsumerMessages, type JetStreamManager } from '@nats-io/jetstream';
-import { decodeMessage, subjects, SCHEMA_HEADER, type ConsumerSpec, type MessageOf, type MessageType } from '@uplink/contracts';
+import { decodeMessage, SCHEMA_HEADER, type ConsumerSpec, type MessageOf, type MessageType } from '@uplink/contracts';
 import { context, extractTraceContext, type Logger } from '@uplink/observability';
 import { backoffDelay, sleep } from './backoff.js';
+import { deadLetter as publishDeadLetter } from './dead-letter.js';
 import { isInvalidMessage } from './errors.js';
 import { jsFor } from './publish.js';
 import { provisionConsumer } from './provision.js';
@@ -71,22 +71,17 @@ export function runConsumer<T extends MessageType>(opts: ConsumerRunnerOptions<T
   async function deadLetter(m: JsMsg, reason: string) {
     log.warn({ subject: m.subject, seq: m.seq, reason }, 'message dead-lettered');
     opts.onDeadLetter?.(reason, m.subject);
-    const h = natsHeaders();
-    for (const [k, vs] of m.headers ? [...m.headers] : []) for (const v of vs) h.append(k, v);
-    h.set('Uplink-Dead-Reason', reason.replace(/[\r\n]+/g, '; ').slice(0, 2_000));
-    h.set('Uplink-Dead-Subject', m.subject);
-    h.set('Uplink-Dead-Stream', opts.stream);
-    h.set('Uplink-Dead-Sequence', String(m.seq));
-    try {
-      await jsFor(opts.nc, opts.domain).publish(subjects.dead(opts.stream), m.data, {
-        headers: h,
-        msgID: `dead:${opts.stream}:${opts.consumer.durable_name}:${m.seq}`,
-      });
-    } catch (err) {
-      // no DEAD stream reachable: still tell anyone listening, then let the term stand
-      log.error({ err, subject: m.subject }, 'dead-letter stream unavailable');
-      opts.nc.publish(subjects.dead(opts.stream), m.data, { headers: h });
-    }
+    await publishDeadLetter(opts.nc, {
+      stream: opts.stream,
+      subject: m.subject,
+      data: m.data,
+      headers: m.headers,
+      reason,
+      sequence: m.seq,
+      msgId: `dead:${opts.stream}:${opts.consumer.durable_name}:${m.seq}`,
+      domain: opts.domain,
+      logger: log,
+    });
   }
 
   async function handle(m: JsMsg) {
