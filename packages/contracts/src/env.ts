@@ -10,7 +10,6 @@ export const CommonEnv = z.object({
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info').describe('pino log level'),
   NATS_URL: z.string().default('nats://127.0.0.1:4222').describe('NATS server(s), comma separated'),
   NATS_CREDS: z.string().optional().describe('path of a NATS credentials file'),
-  OTEL_EXPORTER_OTLP_ENDPOINT: z.string().optional().describe('OTLP endpoint for traces; unset = tracing off'),
 });
 
 export const GatewayEnv = CommonEnv.extend({
