@@ -20,7 +20,8 @@ export {
   SatelliteStateView,
   ErrorBody,
 } from './rest.js';
-export { subjects, satelliteOf } from './subjects.js';
+export { subjects, satelliteOf, outboxTarget } from './subjects.js';
+export { TelemetryKind, InventoryImage, Heartbeat, SyncEvent } from './telemetry.js';
 export { hubStreams, siteStreams, hubDurables, siteDurables, consumer } from './streams.js';
 export { SCHEMA_HEADER, SIGNATURE_HEADER, StateApplied, messageSchemas, schemaHeader, decodeMessage } from './messages.js';
 export { ErrorCode, httpStatusOf, UplinkError, validationError, parseOrThrow, rpcOk, rpcError } from './errors.js';

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { DesiredState } from './desired-state.js';
 import { Digest, SatelliteName } from './names.js';
+import { Heartbeat, SyncEvent } from './telemetry.js';
 
 export const SCHEMA_HEADER = 'Uplink-Schema';
 export const SIGNATURE_HEADER = 'Uplink-Signature';
@@ -19,6 +20,8 @@ export type StateApplied = z.infer<typeof StateApplied>;
 export const messageSchemas = {
   'desired-state': { 1: DesiredState },
   'state-applied': { 1: StateApplied },
+  heartbeat: { 1: Heartbeat },
+  'sync-event': { 1: SyncEvent },
 } as const satisfies Record<string, Record<number, z.ZodType>>;
 
 export type MessageType = keyof typeof messageSchemas;

@@ -24,6 +24,14 @@ export const subjects = {
   rpc: (service: string, method: string) => `uplink.rpc.${token(service, 'service')}.${method}`,
 } as const;
 
+/**
+ * Where the forwarder ships an OUTBOX message of a kind: command results to RESULTS, everything
+ * else to TELEMETRY under the same kind.
+ */
+export function outboxTarget(sat: string, kind: string): string {
+  return kind === 'result' ? subjects.result(sat) : subjects.telemetry(sat, kind);
+}
+
 /** The satellite name in `uplink.<kind>.<sat>[...]`, or undefined. */
 export function satelliteOf(subject: string): string | undefined {
   const parts = subject.split('.');

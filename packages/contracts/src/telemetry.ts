@@ -1,0 +1,51 @@
+// What sites report: heartbeats and sync events. Edge processes write them into the site's OUTBOX
+// (`uplink.outbox.<sat>.<kind>`); the forwarder ships each to the hub under the same kind
+// (`uplink.telemetry.<sat>.<kind>`, or `uplink.result.<sat>` for command results).
+import { z } from 'zod';
+import { Digest, Repository, SatelliteName } from './names.js';
+
+export const TelemetryKind = z.enum(['heartbeat', 'sync', 'applied']);
+export type TelemetryKind = z.infer<typeof TelemetryKind>;
+
+export const InventoryImage = z.strictObject({ repository: Repository, tag: z.string().optional(), digest: Digest, sizeBytes: z.number().int().min(0) });
+
+export const Heartbeat = z.strictObject({
+  satellite: SatelliteName,
+  at: z.iso.datetime(),
+  /** monotonically increasing per satellite process start; with `bootId` orders heartbeats */
+  seq: z.number().int().min(0),
+  bootId: z.string().min(1).max(64),
+  intervalSeconds: z.number().int().positive(),
+  uptimeSeconds: z.number().min(0),
+  cpuPercent: z.number().min(0).max(100 * 1024),
+  memory: z.strictObject({ usedBytes: z.number().int().min(0), totalBytes: z.number().int().min(0) }),
+  disk: z.strictObject({ usedBytes: z.number().int().min(0), freeBytes: z.number().int().min(0) }),
+  versions: z.record(z.string(), z.string()),
+  applied: z.strictObject({ revision: z.number().int(), digest: Digest }).nullable(),
+  /** the whole inventory only when it changed since the last heartbeat; its hash always */
+  inventory: z.strictObject({ hash: z.string(), images: z.array(InventoryImage).optional() }),
+  sync: z.strictObject({
+    status: z.enum(['idle', 'syncing', 'synced', 'degraded', 'failed']),
+    ready: z.number().int().min(0),
+    total: z.number().int().min(0),
+    failed: z.number().int().min(0),
+    lastSyncAt: z.iso.datetime().nullable(),
+  }),
+  link: z.strictObject({ connected: z.boolean(), lastContactAt: z.iso.datetime().nullable() }),
+  outbox: z.strictObject({ messages: z.number().int().min(0), bytes: z.number().int().min(0), dropped: z.number().int().min(0) }),
+});
+export type Heartbeat = z.infer<typeof Heartbeat>;
+
+export const SyncEvent = z.strictObject({
+  satellite: SatelliteName,
+  at: z.iso.datetime(),
+  event: z.enum(['sync.started', 'artifact.synced', 'artifact.failed', 'sync.completed']),
+  revision: z.number().int().min(0),
+  artifact: z.strictObject({ repository: Repository, digest: Digest }).optional(),
+  error: z.string().max(4_000).optional(),
+  bytes: z.number().int().min(0).optional(),
+  durationMs: z.number().min(0).optional(),
+  ready: z.number().int().min(0).optional(),
+  failed: z.number().int().min(0).optional(),
+});
+export type SyncEvent = z.infer<typeof SyncEvent>;
