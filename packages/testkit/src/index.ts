@@ -9,3 +9,7 @@ export type { Proc, TempDir } from './process.js';
 export type { NatsServer, Hub, HubOptions, LeafOptions } from './nats.js';
 export type { LinkProxy } from './proxy.js';
 export type { PgSchema } from './pg.js';
+export { startUpstreamRegistry } from './registry.js';
+export type { UpstreamRegistry, UpstreamRegistryOptions, RegistryAuth, TokenService } from './registry.js';
+export { pushTestImage, pushTestIndex } from './images.js';
+export type { TestImage, TestImageOptions, TestIndex, TestIndexOptions, ImageFormat, RegistryTarget } from './images.js';

@@ -1,0 +1,5 @@
+/** The part of a pino logger this package uses. */
+export interface OciLogger {
+  debug(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}

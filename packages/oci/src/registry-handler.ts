@@ -1,0 +1,266 @@
+// Pull side of the OCI distribution spec v1.1 over a ContentStore, as a node:http request handler.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+import { Counter, type Registry } from '@uplink/observability';
+import { isDigest, isRepository, isTag } from './digest.js';
+import { isOciError } from './errors.js';
+import { MediaType } from './manifest.js';
+import type { ContentStore } from './store.js';
+import type { OciLogger } from './logger.js';
+
+export interface RegistryHandlerOptions {
+  store: ContentStore;
+  /** accept uploads; not implemented: push methods always answer 405 UNSUPPORTED @default false */
+  allowPush?: false;
+  logger?: OciLogger;
+  /** registers `<prefix>requests_total{method,route,status}` and `<prefix>bytes_served_total` */
+  metrics?: Registry;
+  /** @default 'uplink_registry_' */
+  metricsPrefix?: string;
+}
+
+export interface RegistryCounters {
+  requests: number;
+  /** body bytes sent (manifests, blobs, listings) */
+  bytesServed: number;
+  /** requests per route: ping, manifest, blob, tags, catalog, referrers, other */
+  byRoute: Record<string, number>;
+  /** responses per status code */
+  byStatus: Record<string, number>;
+}
+
+export interface RegistryHandler {
+  (req: IncomingMessage, res: ServerResponse): void;
+  counters(): RegistryCounters;
+}
+
+/** The spec's error codes, and the statuses they go with. */
+const SPEC_ERRORS = {
+  NAME_UNKNOWN: 404,
+  NAME_INVALID: 400,
+  MANIFEST_UNKNOWN: 404,
+  BLOB_UNKNOWN: 404,
+  DIGEST_INVALID: 400,
+  TAG_INVALID: 400,
+  UNSUPPORTED: 405,
+  RANGE_INVALID: 416,
+  PAGINATION_NUMBER_INVALID: 400,
+  NOT_FOUND: 404,
+  UNKNOWN: 500,
+} as const;
+type SpecError = keyof typeof SPEC_ERRORS;
+
+const ROUTE = /^\/v2\/(.+)\/(manifests|blobs|tags|referrers)\/([^/]*)$/;
+const MAX_PAGE = 10_000;
+
+export function createRegistryHandler(opts: RegistryHandlerOptions): RegistryHandler {
+  const { store, logger } = opts;
+  const counters: RegistryCounters = { requests: 0, bytesServed: 0, byRoute: {}, byStatus: {} };
+  const prefix = opts.metricsPrefix ?? 'uplink_registry_';
+  const requestsMetric = opts.metrics
+    ? new Counter({ name: `${prefix}requests_total`, help: 'registry requests', labelNames: ['method', 'route', 'status'], registers: [opts.metrics] })
+    : undefined;
+  const bytesMetric = opts.metrics ? new Counter({ name: `${prefix}bytes_served_total`, help: 'registry body bytes sent', registers: [opts.metrics] }) : undefined;
+
+  const handler = ((req: IncomingMessage, res: ServerResponse) => {
+    const started = performance.now();
+    const method = req.method ?? 'GET';
+    let route = 'other';
+    let served = 0;
+    res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
+    const origWrite = res.write.bind(res);
+    const countChunk = (chunk: unknown) => {
+      if (typeof chunk === 'string') served += Buffer.byteLength(chunk);
+      else if (chunk instanceof Uint8Array) served += chunk.length;
+    };
+    res.write = ((chunk: unknown, ...rest: unknown[]) => {
+      countChunk(chunk);
+      return (origWrite as (...a: unknown[]) => boolean)(chunk, ...rest);
+    }) as typeof res.write;
+    const origEnd = res.end.bind(res);
+    res.end = ((chunk?: unknown, ...rest: unknown[]) => {
+      if (chunk && typeof chunk !== 'function') countChunk(chunk);
+      return (origEnd as (...a: unknown[]) => ServerResponse)(chunk, ...rest);
+    }) as typeof res.end;
+    res.once('close', () => {
+      counters.requests++;
+      counters.bytesServed += served;
+      counters.byRoute[route] = (counters.byRoute[route] ?? 0) + 1;
+      counters.byStatus[res.statusCode] = (counters.byStatus[res.statusCode] ?? 0) + 1;
+      requestsMetric?.inc({ method, route, status: String(res.statusCode) });
+      bytesMetric?.inc(served);
+      logger?.debug({ method, url: req.url, route, status: res.statusCode, bytes: served, ms: Math.round(performance.now() - started) }, 'registry request');
+    });
+
+    void (async () => {
+      const rawUrl = req.url ?? '/';
+      const q = rawUrl.indexOf('?');
+      const rawPath = q < 0 ? rawUrl : rawUrl.slice(0, q);
+      const query = new URLSearchParams(q < 0 ? '' : rawUrl.slice(q + 1));
+      const isHead = method === 'HEAD';
+      const fail = (code: SpecError, message: string, detail?: unknown, headers: Record<string, string> = {}) =>
+        sendError(res, code, message, detail, headers, isHead);
+
+      // no percent-encoding, dot segments, backslashes or empty segments reach the store
+      if (/%|\\|\/\.{1,2}(\/|$)|\/\//.test(rawPath)) {
+        route = 'invalid';
+        return fail('NAME_INVALID', 'invalid path', { path: rawPath });
+      }
+      if (rawPath === '/v2' || rawPath === '/v2/') {
+        route = 'ping';
+        if (method !== 'GET' && method !== 'HEAD') return unsupported();
+        return sendJson(res, 200, {}, isHead);
+      }
+      if (rawPath === '/v2/_catalog') {
+        route = 'catalog';
+        if (method !== 'GET') return unsupported();
+        const page = paginate(await store.listRepositories(), query);
+        if (!page) return fail('PAGINATION_NUMBER_INVALID', 'n must be a non-negative integer');
+        if (page.next) res.setHeader('Link', `</v2/_catalog?n=${page.n}&last=${encodeURIComponent(page.next)}>; rel="next"`);
+        return sendJson(res, 200, { repositories: page.items }, false);
+      }
+      const m = ROUTE.exec(rawPath);
+      if (!m) {
+        route = 'other';
+        return fail('NOT_FOUND', 'no such endpoint', { path: rawPath });
+      }
+      const [, name, kind, ref] = m as unknown as [string, string, string, string];
+      route = kind === 'manifests' ? 'manifest' : kind === 'blobs' ? 'blob' : kind;
+      if (!isRepository(name)) return fail('NAME_INVALID', 'invalid repository name', { name });
+      if (method !== 'GET' && method !== 'HEAD') return unsupported();
+
+      switch (kind) {
+        case 'manifests': {
+          if (!isDigest(ref) && !isTag(ref)) {
+            return ref.includes(':') ? fail('DIGEST_INVALID', 'only sha256 digests are supported', { digest: ref }) : fail('TAG_INVALID', 'invalid tag', { tag: ref });
+          }
+          const man = await store.getManifest(name, ref);
+          res.writeHead(200, {
+            'Content-Type': man.mediaType,
+            'Content-Length': String(man.size),
+            'Docker-Content-Digest': man.digest,
+            ETag: `"${man.digest}"`,
+          });
+          res.end(isHead ? undefined : man.bytes);
+          return;
+        }
+        case 'blobs': {
+          if (!isDigest(ref)) return fail('DIGEST_INVALID', 'invalid digest', { digest: ref });
+          if (!(await store.hasRepository(name))) return fail('NAME_UNKNOWN', 'repository name not known to registry', { name });
+          const size = await store.blobSize(ref);
+          if (size === undefined) return fail('BLOB_UNKNOWN', 'blob unknown to registry', { digest: ref });
+          const rangeHeader = req.headers.range;
+          let start = 0;
+          let end = size - 1;
+          let partial = false;
+          if (rangeHeader !== undefined) {
+            const r = parseRange(rangeHeader, size);
+            if (!r) return fail('RANGE_INVALID', `invalid range ${rangeHeader} for ${size} bytes`, { range: rangeHeader }, { 'Content-Range': `bytes */${size}` });
+            ({ start, end } = r);
+            partial = true;
+          }
+          const headers: Record<string, string> = {
+            'Content-Type': 'application/octet-stream',
+            'Content-Length': String(end - start + 1),
+            'Docker-Content-Digest': ref,
+            ETag: `"${ref}"`,
+            'Accept-Ranges': 'bytes',
+          };
+          if (partial) headers['Content-Range'] = `bytes ${start}-${end}/${size}`;
+          if (isHead || size === 0) {
+            res.writeHead(partial ? 206 : 200, headers);
+            res.end();
+            return;
+          }
+          const reader = await store.openBlob(ref, { start, end });
+          res.writeHead(partial ? 206 : 200, headers);
+          await pipeline(reader.stream, res).catch(() => reader.stream.destroy());
+          return;
+        }
+        case 'tags': {
+          if (ref !== 'list') return fail('NOT_FOUND', 'no such endpoint', { path: rawPath });
+          if (method !== 'GET') return unsupported();
+          const tags = await store.listTags(name);
+          const page = paginate(tags, query);
+          if (!page) return fail('PAGINATION_NUMBER_INVALID', 'n must be a non-negative integer');
+          if (page.next) res.setHeader('Link', `</v2/${name}/tags/list?n=${page.n}&last=${encodeURIComponent(page.next)}>; rel="next"`);
+          return sendJson(res, 200, { name, tags: page.items }, false);
+        }
+        case 'referrers': {
+          if (method !== 'GET') return unsupported();
+          if (!isDigest(ref)) return fail('DIGEST_INVALID', 'invalid digest', { digest: ref });
+          if (!(await store.hasRepository(name))) return fail('NAME_UNKNOWN', 'repository name not known to registry', { name });
+          const artifactType = query.get('artifactType') ?? undefined;
+          const manifests = await store.referrers(name, ref, artifactType);
+          if (artifactType !== undefined) res.setHeader('OCI-Filters-Applied', 'artifactType');
+          const body = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OCI_INDEX, manifests }));
+          res.writeHead(200, { 'Content-Type': MediaType.OCI_INDEX, 'Content-Length': String(body.length) });
+          res.end(body);
+          return;
+        }
+        default:
+          return fail('NOT_FOUND', 'no such endpoint', { path: rawPath });
+      }
+
+      function unsupported() {
+        return fail('UNSUPPORTED', 'this registry is read-only: push and delete are not supported', { method }, { Allow: 'GET, HEAD' });
+      }
+    })().catch((err: unknown) => {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      if (isOciError(err)) {
+        const code = err.code === 'NAME_UNKNOWN' || err.code === 'MANIFEST_UNKNOWN' || err.code === 'BLOB_UNKNOWN' || err.code === 'NAME_INVALID' || err.code === 'DIGEST_INVALID' || err.code === 'TAG_INVALID' ? err.code : 'UNKNOWN';
+        sendError(res, code, err.message, undefined, {}, method === 'HEAD');
+        return;
+      }
+      logger?.warn({ err: (err as Error).message, url: req.url }, 'registry request failed');
+      sendError(res, 'UNKNOWN', 'internal error', undefined, {}, method === 'HEAD');
+    });
+  }) as RegistryHandler;
+  handler.counters = () => ({ ...counters, byRoute: { ...counters.byRoute }, byStatus: { ...counters.byStatus } });
+  return handler;
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headOnly: boolean) {
+  const bytes = Buffer.from(JSON.stringify(body));
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': String(bytes.length) });
+  res.end(headOnly ? undefined : bytes);
+}
+
+function sendError(res: ServerResponse, code: SpecError, message: string, detail: unknown, headers: Record<string, string>, headOnly: boolean) {
+  for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+  sendJson(res, SPEC_ERRORS[code], { errors: [{ code, message, ...(detail === undefined ? {} : { detail }) }] }, headOnly);
+}
+
+/** `bytes=a-b`, `bytes=a-` or `bytes=-n`; one range only. undefined when unsatisfiable or malformed. */
+export function parseRange(header: string, size: number): { start: number; end: number } | undefined {
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m) return undefined;
+  const [, a, b] = m as unknown as [string, string, string];
+  if (a === '' && b === '') return undefined;
+  if (a === '') {
+    const n = Number(b);
+    if (n === 0 || size === 0) return undefined;
+    return { start: Math.max(0, size - n), end: size - 1 };
+  }
+  const start = Number(a);
+  const end = b === '' ? size - 1 : Math.min(Number(b), size - 1);
+  if (start >= size || end < start) return undefined;
+  return { start, end };
+}
+
+function paginate(all: string[], query: URLSearchParams): { items: string[]; n: number; next: string | undefined } | undefined {
+  const nRaw = query.get('n');
+  let n = MAX_PAGE;
+  if (nRaw !== null) {
+    if (!/^\d+$/.test(nRaw)) return undefined;
+    n = Math.min(Number(nRaw), MAX_PAGE);
+  }
+  const last = query.get('last');
+  const rest = last === null ? all : all.filter((x) => x > last);
+  const items = rest.slice(0, n);
+  const next = rest.length > items.length && items.length > 0 ? items[items.length - 1] : undefined;
+  return { items, n, next };
+}
