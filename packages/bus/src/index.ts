@@ -1,6 +1,6 @@
 export { connectNats, drainOnSignal } from './connection.js';
 export { provisionStream, provisionStreams, provisionConsumer } from './provision.js';
-export { publishMessage, messageHeaders, encodeBody, jsFor } from './publish.js';
+export { publishMessage, publishToOutbox, messageHeaders, encodeBody, jsFor } from './publish.js';
 export { runConsumer } from './consumer.js';
 export { deadLetter } from './dead-letter.js';
 export { JetStreamTransport } from './nest-transport.js';

@@ -1,7 +1,8 @@
 // Publishing: every message carries its schema header, a dedupe id and the W3C trace context.
+import { randomUUID } from 'node:crypto';
 import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, type JetStreamClient, type PubAck } from '@nats-io/jetstream';
-import { messageSchemas, schemaHeader, SCHEMA_HEADER, type MessageOf, type MessageType } from '@uplink/contracts';
+import { messageSchemas, schemaHeader, subjects, SCHEMA_HEADER, type MessageOf, type MessageType } from '@uplink/contracts';
 import { injectTraceContext } from '@uplink/observability';
 import { BusError, BusErrorCode } from './errors.js';
 
@@ -66,4 +67,22 @@ export async function publishMessage<T extends MessageType>(
   } catch (err) {
     throw new BusError(BusErrorCode.PUBLISH_FAILED, `publish to ${subject} failed: ${(err as Error).message}`, { cause: err, subject });
   }
+}
+
+/**
+ * Put a message into the site's OUTBOX on its leaf server (JetStream domain = the site name). The
+ * forwarder ships it to the hub with the same `Nats-Msg-Id`, so a message is stored at most once
+ * however often it is forwarded. Returns the id.
+ */
+export async function publishToOutbox<T extends MessageType>(
+  nc: NatsConnection,
+  satellite: string,
+  kind: string,
+  type: T,
+  body: MessageOf<T>,
+  opts: { msgId?: string; timeoutMs?: number } = {},
+): Promise<string> {
+  const msgId = opts.msgId ?? randomUUID();
+  await publishMessage(nc, subjects.outbox(satellite, kind), type, body, { msgId, domain: satellite, ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}) });
+  return msgId;
 }
