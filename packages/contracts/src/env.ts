@@ -34,6 +34,8 @@ export const StatePublisherEnv = CommonEnv.extend(DbEnv.shape).extend({
   UPSTREAM_PASSWORD: z.string().optional().describe('upstream registry password'),
   UPSTREAM_INSECURE: bool.default(false).describe('accept any TLS certificate from the upstream'),
   REPUBLISH_INTERVAL_S: z.coerce.number().int().positive().default(5).describe('how often unpublished revisions are retried'),
+  METRICS_HOST: z.string().default('127.0.0.1').describe('address of the Prometheus /metrics endpoint'),
+  METRICS_PORT: port.optional().describe('port of the Prometheus /metrics endpoint; unset = no endpoint'),
 });
 
 export const SatelliteEnv = CommonEnv.extend({

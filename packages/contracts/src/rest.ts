@@ -1,14 +1,14 @@
 // REST bodies of the gateway (ARCHITECTURE §7). Strict objects: unknown fields are an error.
 import { z } from 'zod';
 import { Digest, GroupName, Labels, Repository, SatelliteName, Tag } from './names.js';
-import { DesiredArtifact, SatelliteConfig } from './desired-state.js';
+import { DesiredArtifact, Platform, SatelliteConfig } from './desired-state.js';
 
 export const GroupArtifactInput = z
   .strictObject({
     repository: Repository,
     tags: z.array(Tag).min(1).max(100).optional(),
     digest: Digest.optional(),
-    platforms: z.array(z.string()).optional(),
+    platforms: z.array(Platform).optional(),
   })
   .refine((a) => a.tags !== undefined || a.digest !== undefined, { message: 'an artifact needs "tags" or "digest"' });
 
@@ -39,7 +39,16 @@ export const Satellite = z.strictObject({
   createdAt: z.iso.datetime(),
 });
 
-export const PutSatelliteConfigBody = SatelliteConfig.partial().strict();
+// A partial update: only the fields given change. Not `SatelliteConfig.partial()`: zod 4 keeps the
+// defaults of a partial schema, so every missing field would come back as its default.
+const config = SatelliteConfig.shape;
+export const PutSatelliteConfigBody = z.strictObject({
+  heartbeatSeconds: config.heartbeatSeconds.unwrap().optional(),
+  mirrors: config.mirrors.unwrap().optional(),
+  directDelivery: config.directDelivery.unwrap().optional(),
+  bandwidthLimit: config.bandwidthLimit.unwrap().optional(),
+  syncWindows: config.syncWindows.unwrap().optional(),
+} satisfies Record<keyof typeof config, z.ZodType>);
 
 export const AppliedState = z.strictObject({ revision: z.number().int(), digest: Digest, at: z.iso.datetime() });
 
