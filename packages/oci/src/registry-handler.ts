@@ -106,18 +106,21 @@ export function createRegistryHandler(opts: RegistryHandlerOptions): RegistryHan
         route = 'invalid';
         return fail('NAME_INVALID', 'invalid path', { path: rawPath });
       }
+      // read-only: every upload, mount and delete endpoint answers the same
+      if (method !== 'GET' && method !== 'HEAD') {
+        route = 'push';
+        return unsupported();
+      }
       if (rawPath === '/v2' || rawPath === '/v2/') {
         route = 'ping';
-        if (method !== 'GET' && method !== 'HEAD') return unsupported();
         return sendJson(res, 200, {}, isHead);
       }
       if (rawPath === '/v2/_catalog') {
         route = 'catalog';
-        if (method !== 'GET') return unsupported();
         const page = paginate(await store.listRepositories(), query);
         if (!page) return fail('PAGINATION_NUMBER_INVALID', 'n must be a non-negative integer');
         if (page.next) res.setHeader('Link', `</v2/_catalog?n=${page.n}&last=${encodeURIComponent(page.next)}>; rel="next"`);
-        return sendJson(res, 200, { repositories: page.items }, false);
+        return sendJson(res, 200, { repositories: page.items }, isHead);
       }
       const m = ROUTE.exec(rawPath);
       if (!m) {
@@ -127,7 +130,6 @@ export function createRegistryHandler(opts: RegistryHandlerOptions): RegistryHan
       const [, name, kind, ref] = m as unknown as [string, string, string, string];
       route = kind === 'manifests' ? 'manifest' : kind === 'blobs' ? 'blob' : kind;
       if (!isRepository(name)) return fail('NAME_INVALID', 'invalid repository name', { name });
-      if (method !== 'GET' && method !== 'HEAD') return unsupported();
 
       switch (kind) {
         case 'manifests': {
@@ -179,15 +181,13 @@ export function createRegistryHandler(opts: RegistryHandlerOptions): RegistryHan
         }
         case 'tags': {
           if (ref !== 'list') return fail('NOT_FOUND', 'no such endpoint', { path: rawPath });
-          if (method !== 'GET') return unsupported();
           const tags = await store.listTags(name);
           const page = paginate(tags, query);
           if (!page) return fail('PAGINATION_NUMBER_INVALID', 'n must be a non-negative integer');
           if (page.next) res.setHeader('Link', `</v2/${name}/tags/list?n=${page.n}&last=${encodeURIComponent(page.next)}>; rel="next"`);
-          return sendJson(res, 200, { name, tags: page.items }, false);
+          return sendJson(res, 200, { name, tags: page.items }, isHead);
         }
         case 'referrers': {
-          if (method !== 'GET') return unsupported();
           if (!isDigest(ref)) return fail('DIGEST_INVALID', 'invalid digest', { digest: ref });
           if (!(await store.hasRepository(name))) return fail('NAME_UNKNOWN', 'repository name not known to registry', { name });
           const artifactType = query.get('artifactType') ?? undefined;
