@@ -269,4 +269,51 @@ describe('registry handler', () => {
     expect(text).toMatch(/test_registry_requests_total\{method="GET",route="blob",status="200"\} \d+/);
     expect(text).toMatch(/test_registry_bytes_served_total \d+/);
   });
+
+  it('with allowPush, accepts skopeo pushes (chunked uploads, manifests, an index with --all) and deletes', async () => {
+    await using pushDir = await tempDir();
+    const target = await openContentStore({ root: pushDir.path });
+    const pushServer = http.createServer(createRegistryHandler({ store: target, allowPush: true }));
+    await new Promise<void>((r) => pushServer.listen(0, '127.0.0.1', r));
+    const pushPort = (pushServer.address() as AddressInfo).port;
+    try {
+      const host = `127.0.0.1:${pushPort}`;
+      await run('skopeo', ['--insecure-policy', 'copy', '--quiet', '--dest-tls-verify=false', `oci:${dir.path}:team/app:v1`, `docker://${host}/pushed/app:v1`]);
+      await run('skopeo', ['--insecure-policy', 'copy', '--quiet', '--all', '--dest-tls-verify=false', `oci:${dir.path}:a/b/multi:v1`, `docker://${host}/pushed/multi:v1`]);
+      expect((await target.getManifest('pushed/app', 'v1')).digest).toBe(image.digest);
+      expect((await target.getManifest('pushed/multi', 'v1')).digest).toBe(index.digest);
+      const { stdout } = await run('skopeo', ['inspect', '--tls-verify=false', `docker://${host}/pushed/app:v1`]);
+      expect(JSON.parse(stdout)).toMatchObject({ Digest: image.digest, Layers: image.layers });
+      expect(await target.verify()).toMatchObject({ corrupt: [] });
+
+      // monolithic upload, a wrong digest, and a cross-repository mount
+      const data = randomBytes(100);
+      const good = await new Promise<number>((resolve, reject) => {
+        const req = http.request({ host: '127.0.0.1', port: pushPort, method: 'POST', path: `/v2/x/blobs/uploads/?digest=${sha256Digest(data)}` }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+        req.end(data);
+      });
+      expect(good).toBe(201);
+      expect(await target.hasBlob(sha256Digest(data))).toBe(true);
+      const bad = await raw(pushPort, 'PUT', `/v2/x/blobs/uploads/${'0'.repeat(32)}?digest=${sha256Digest('y')}`);
+      expect(bad.json().errors[0].code).toBe('BLOB_UPLOAD_UNKNOWN');
+      const mount = await raw(pushPort, 'POST', `/v2/y/blobs/uploads/?mount=${sha256Digest(data)}&from=x`);
+      expect(mount.status).toBe(201);
+      const missing = await raw(pushPort, 'PUT', '/v2/y/manifests/v1', { 'content-type': MediaType.OCI_MANIFEST });
+      expect(missing.json().errors[0].code).toBe('MANIFEST_INVALID');
+
+      const del = await raw(pushPort, 'DELETE', '/v2/pushed/app/manifests/v1');
+      expect(del.status).toBe(202);
+      expect((await raw(pushPort, 'GET', '/v2/pushed/app/manifests/v1')).status).toBe(404);
+      expect((await raw(pushPort, 'DELETE', `/v2/pushed/app/manifests/${image.digest}`)).status).toBe(202);
+      expect((await raw(pushPort, 'GET', `/v2/pushed/app/manifests/${image.digest}`)).status).toBe(404);
+      expect((await raw(pushPort, 'DELETE', `/v2/pushed/app/blobs/${image.layers[0]}`)).json().errors[0].code).toBe('UNSUPPORTED');
+    } finally {
+      pushServer.closeAllConnections();
+      await new Promise<void>((r) => pushServer.close(() => r()));
+    }
+  });
 });

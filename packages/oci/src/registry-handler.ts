@@ -2,16 +2,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { Counter, type Registry } from '@uplink/observability';
-import { isDigest, isRepository, isTag } from './digest.js';
+import { isDigest, isRepository, isTag, sha256Digest } from './digest.js';
 import { isOciError } from './errors.js';
-import { MediaType } from './manifest.js';
+import { MediaType, blobsOf, parseManifest, type ParsedManifest } from './manifest.js';
 import type { ContentStore } from './store.js';
 import type { OciLogger } from './logger.js';
 
 export interface RegistryHandlerOptions {
   store: ContentStore;
-  /** accept uploads; not implemented: push methods always answer 405 UNSUPPORTED @default false */
-  allowPush?: false;
+  /** accept blob uploads, manifest pushes and manifest/tag deletes; otherwise they answer 405 UNSUPPORTED @default false */
+  allowPush?: boolean;
   logger?: OciLogger;
   /** registers `<prefix>requests_total{method,route,status}` and `<prefix>bytes_served_total` */
   metrics?: Registry;
@@ -44,6 +44,10 @@ const SPEC_ERRORS = {
   TAG_INVALID: 400,
   UNSUPPORTED: 405,
   RANGE_INVALID: 416,
+  MANIFEST_INVALID: 400,
+  MANIFEST_BLOB_UNKNOWN: 400,
+  BLOB_UPLOAD_UNKNOWN: 404,
+  SIZE_INVALID: 400,
   PAGINATION_NUMBER_INVALID: 400,
   NOT_FOUND: 404,
   UNKNOWN: 500,
@@ -51,6 +55,8 @@ const SPEC_ERRORS = {
 type SpecError = keyof typeof SPEC_ERRORS;
 
 const ROUTE = /^\/v2\/(.+)\/(manifests|blobs|tags|referrers)\/([^/]*)$/;
+const UPLOAD_ROUTE = /^\/v2\/(.+)\/blobs\/uploads\/([a-f0-9]*)$/;
+const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 const MAX_PAGE = 10_000;
 
 export function createRegistryHandler(opts: RegistryHandlerOptions): RegistryHandler {
@@ -106,7 +112,22 @@ export function createRegistryHandler(opts: RegistryHandlerOptions): RegistryHan
         route = 'invalid';
         return fail('NAME_INVALID', 'invalid path', { path: rawPath });
       }
-      // read-only: every upload, mount and delete endpoint answers the same
+      const upload = UPLOAD_ROUTE.exec(rawPath);
+      if (upload) {
+        route = 'upload';
+        if (!opts.allowPush) return unsupported();
+        if (!isRepository(upload[1]!)) return fail('NAME_INVALID', 'invalid repository name', { name: upload[1] });
+        return serveUpload(upload[1]!, upload[2]!);
+      }
+      if (method === 'PUT' || method === 'DELETE') {
+        const m = ROUTE.exec(rawPath);
+        if (opts.allowPush && m && m[2] === 'manifests') {
+          route = 'manifest';
+          if (!isRepository(m[1]!)) return fail('NAME_INVALID', 'invalid repository name', { name: m[1] });
+          return method === 'PUT' ? putManifest(m[1]!, m[3]!) : deleteManifest(m[1]!, m[3]!);
+        }
+      }
+      // read-only otherwise: every upload, mount and delete endpoint answers the same
       if (method !== 'GET' && method !== 'HEAD') {
         route = 'push';
         return unsupported();
@@ -200,6 +221,107 @@ export function createRegistryHandler(opts: RegistryHandlerOptions): RegistryHan
         }
         default:
           return fail('NOT_FOUND', 'no such endpoint', { path: rawPath });
+      }
+
+      async function serveUpload(name: string, id: string) {
+        const location = (uid: string) => `/v2/${name}/blobs/uploads/${uid}`;
+        const accepted = (uid: string, size: number) => {
+          res.writeHead(202, { Location: location(uid), Range: `0-${Math.max(0, size - 1)}`, 'Docker-Upload-UUID': uid, 'Content-Length': '0' });
+          res.end();
+        };
+        const created = (digest: string) => {
+          res.writeHead(201, { Location: `/v2/${name}/blobs/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': '0' });
+          res.end();
+        };
+        const commit = async (uid: string, digest: string | null) => {
+          if (!digest || !isDigest(digest)) {
+            await store.cancelUpload(uid);
+            return fail('DIGEST_INVALID', 'a sha256 digest is required to finish an upload', { digest });
+          }
+          try {
+            await store.commitUpload(uid, digest);
+          } catch (err) {
+            if (isOciError(err, 'DIGEST_MISMATCH')) return fail('DIGEST_INVALID', 'uploaded content does not match the digest', { digest });
+            throw err;
+          }
+          return created(digest);
+        };
+        if (method === 'POST' && id === '') {
+          const mount = query.get('mount');
+          if (mount && isDigest(mount) && (await store.hasBlob(mount))) return created(mount);
+          const uid = await store.beginUpload();
+          const digest = query.get('digest');
+          if (digest !== null) {
+            await store.appendUpload(uid, req);
+            return commit(uid, digest);
+          }
+          return accepted(uid, 0);
+        }
+        if (id === '') return fail('BLOB_UPLOAD_UNKNOWN', 'upload id required');
+        const size = await store.uploadSize(id);
+        if (size === undefined) return fail('BLOB_UPLOAD_UNKNOWN', 'blob upload unknown to registry', { id });
+        switch (method) {
+          case 'GET':
+          case 'HEAD':
+            res.writeHead(204, { Location: location(id), Range: `0-${Math.max(0, size - 1)}`, 'Docker-Upload-UUID': id });
+            res.end();
+            return;
+          case 'PATCH': {
+            const cr = req.headers['content-range'];
+            const start = cr ? /^(?:bytes[ =])?(\d+)-\d+$/.exec(cr)?.[1] : undefined;
+            if (cr && Number(start) !== size) return fail('RANGE_INVALID', `upload is at ${size} bytes`, { range: cr }, { Range: `0-${Math.max(0, size - 1)}` });
+            return accepted(id, await store.appendUpload(id, req));
+          }
+          case 'PUT':
+            await store.appendUpload(id, req);
+            return commit(id, query.get('digest'));
+          case 'DELETE':
+            await store.cancelUpload(id);
+            res.writeHead(204);
+            res.end();
+            return;
+          default:
+            return unsupported();
+        }
+      }
+
+      async function putManifest(name: string, ref: string) {
+        if (!isDigest(ref) && !isTag(ref)) return ref.includes(':') ? fail('DIGEST_INVALID', 'invalid digest', { digest: ref }) : fail('TAG_INVALID', 'invalid tag', { tag: ref });
+        const chunks: Buffer[] = [];
+        let size = 0;
+        for await (const c of req as AsyncIterable<Buffer>) {
+          size += c.length;
+          if (size > MAX_MANIFEST_BYTES) return fail('SIZE_INVALID', `manifests are limited to ${MAX_MANIFEST_BYTES} bytes`);
+          chunks.push(c);
+        }
+        const bytes = Buffer.concat(chunks);
+        const digest = sha256Digest(bytes);
+        if (isDigest(ref) && ref !== digest) return fail('DIGEST_INVALID', 'manifest does not match the digest in the URL', { digest: ref });
+        let parsed: ParsedManifest;
+        try {
+          parsed = parseManifest(bytes, req.headers['content-type']);
+        } catch (err) {
+          return fail('MANIFEST_INVALID', (err as Error).message);
+        }
+        for (const child of parsed.manifests) {
+          if (!(await store.hasManifest(name, child.digest))) return fail('MANIFEST_BLOB_UNKNOWN', 'a referenced manifest is not in the repository', { digest: child.digest });
+        }
+        for (const b of blobsOf(parsed)) {
+          if (!(await store.hasBlob(b.digest))) return fail('MANIFEST_BLOB_UNKNOWN', 'a referenced blob is not in the registry', { digest: b.digest });
+        }
+        await store.putManifest(name, bytes, parsed.mediaType, isTag(ref) ? [ref] : []);
+        const headers: Record<string, string> = { Location: `/v2/${name}/manifests/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': '0' };
+        if (parsed.subject) headers['OCI-Subject'] = parsed.subject.digest;
+        res.writeHead(201, headers);
+        res.end();
+      }
+
+      async function deleteManifest(name: string, ref: string) {
+        const done = isDigest(ref) ? await store.deleteManifest(name, ref) : isTag(ref) ? await store.untag(name, ref) : undefined;
+        if (done === undefined) return fail('DIGEST_INVALID', 'invalid reference', { reference: ref });
+        if (!done) return fail('MANIFEST_UNKNOWN', 'manifest unknown to registry', { reference: ref });
+        res.writeHead(202, { 'Content-Length': '0' });
+        res.end();
       }
 
       function unsupported() {

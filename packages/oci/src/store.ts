@@ -112,6 +112,17 @@ export interface ContentStore {
   verify(opts?: { remove?: boolean }): Promise<VerifyResult>;
   /** how many readers hold a blob open (GC skips those) */
   openReaders(digest: string): number;
+  /** remove a manifest and every tag pointing to it from a repository; false when it was not there */
+  deleteManifest(repository: string, digest: string): Promise<boolean>;
+  /** start a chunked blob upload in `tmp/`; returns its id */
+  beginUpload(): Promise<string>;
+  /** append to an upload; returns its size afterwards; throws BLOB_UNKNOWN for an unknown id */
+  appendUpload(id: string, source: AsyncIterable<Uint8Array> | Readable): Promise<number>;
+  /** undefined for an unknown id */
+  uploadSize(id: string): Promise<number | undefined>;
+  /** verify an upload against `digest` and move it into the store; the upload is gone afterwards either way */
+  commitUpload(id: string, digest: string): Promise<{ digest: string; size: number }>;
+  cancelUpload(id: string): Promise<void>;
 }
 
 interface IndexEntry {
@@ -431,7 +442,66 @@ export async function openContentStore(opts: ContentStoreOptions): Promise<Conte
       return { checked, corrupt };
     },
     openReaders: (digest) => readers.get(digest) ?? 0,
+    async deleteManifest(repository, digest) {
+      return locked(async () => {
+        const next = index.manifests.filter((e) => !(repoOf(e) === repository && e.digest === digest));
+        if (next.length === index.manifests.length) return false;
+        await saveIndex(next);
+        return true;
+      });
+    },
+    async beginUpload() {
+      const id = randomBytes(16).toString('hex');
+      await writeAtomic(uploadPath(id), new Uint8Array());
+      return id;
+    },
+    async appendUpload(id, source) {
+      const path = uploadPath(id);
+      let fh;
+      try {
+        fh = await open(path, 'r+');
+      } catch (err) {
+        throw new OciError('BLOB_UNKNOWN', `no upload ${id}`, { cause: err });
+      }
+      try {
+        let pos = (await fh.stat()).size;
+        for await (const chunk of source as AsyncIterable<Uint8Array>) {
+          await fh.write(chunk, 0, chunk.length, pos);
+          pos += chunk.length;
+        }
+        await fh.sync();
+        return pos;
+      } finally {
+        await fh.close();
+      }
+    },
+    async uploadSize(id) {
+      try {
+        return (await stat(uploadPath(id))).size;
+      } catch {
+        return undefined;
+      }
+    },
+    async commitUpload(id, digest) {
+      assertDigest(digest);
+      const path = uploadPath(id);
+      let got: { digest: string; size: number };
+      try {
+        got = await fileDigest(path);
+      } catch (err) {
+        throw new OciError('BLOB_UNKNOWN', `no upload ${id}`, { cause: err });
+      }
+      return ingestFile(path, digest, got.digest, got.size);
+    },
+    async cancelUpload(id) {
+      await unlink(uploadPath(id)).catch(() => undefined);
+    },
   };
+
+  function uploadPath(id: string) {
+    if (!/^[a-f0-9]{32}$/.test(id)) throw new OciError('BLOB_UNKNOWN', `no upload ${id}`);
+    return join(tmpDir, `upload-${id}`);
+  }
 
   async function setPinned(repository: string, digest: string, pinned: boolean) {
     await locked(async () => {
