@@ -145,6 +145,11 @@ describe('content store', () => {
       { mediaType: MediaType.OCI_MANIFEST, digest: signature.digest, size: signature.size, artifactType: 'application/vnd.example.sig' },
     ]);
 
+    // stale temporary files go, fresh ones (a download in progress) stay
+    await writeFile(store.partialPath(orphan.digest), 'part');
+    expect((await store.gc({ graceMs: 0 })).tmpRemoved).toBe(0);
+    expect((await store.gc({ graceMs: 0, tmpMaxAgeMs: 0 })).tmpRemoved).toBe(1);
+
     // once the reader closes, the orphan goes too
     reader.stream.destroy();
     await new Promise((res) => reader.stream.once('close', res));

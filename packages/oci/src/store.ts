@@ -56,6 +56,8 @@ export interface PutManifestOptions {
 export interface GcOptions {
   /** blobs younger than this are kept, protecting a sync in progress @default 3_600_000 */
   graceMs?: number;
+  /** files in `tmp/` (partial downloads, uploads, leftovers of a crash) untouched for this long are removed @default 86_400_000 */
+  tmpMaxAgeMs?: number;
 }
 
 export interface GcResult {
@@ -66,6 +68,8 @@ export interface GcResult {
   skippedOpen: number;
   /** unreferenced but younger than the grace period */
   skippedYoung: number;
+  /** stale files removed from `tmp/` */
+  tmpRemoved: number;
 }
 
 export interface StoreUsage {
@@ -409,7 +413,7 @@ export async function openContentStore(opts: ContentStoreOptions): Promise<Conte
       }
       return out;
     },
-    gc: (o = {}) => locked(() => collect(o.graceMs ?? 3_600_000)),
+    gc: (o = {}) => locked(() => collect(o.graceMs ?? 3_600_000, o.tmpMaxAgeMs ?? 86_400_000)),
     async usage() {
       let bytes = 0;
       let blobs = 0;
@@ -518,7 +522,7 @@ export async function openContentStore(opts: ContentStoreOptions): Promise<Conte
   }
 
   // Mark from tagged and pinned manifests through children, config, layers and referrers; sweep the rest.
-  async function collect(graceMs: number): Promise<GcResult> {
+  async function collect(graceMs: number, tmpMaxAgeMs: number): Promise<GcResult> {
     const marked = new Set<string>();
     const queue = index.manifests.filter((e) => tagOf(e) !== undefined || e.annotations?.[PINNED_ANNOTATION] === 'true').map((e) => e.digest);
     const typeOf = new Map(index.manifests.map((e) => [e.digest, e.mediaType]));
@@ -541,7 +545,7 @@ export async function openContentStore(opts: ContentStoreOptions): Promise<Conte
       }
       if (queue.length === 0) break;
     }
-    const result: GcResult = { deleted: [], freedBytes: 0, kept: 0, skippedOpen: 0, skippedYoung: 0 };
+    const result: GcResult = { deleted: [], freedBytes: 0, kept: 0, skippedOpen: 0, skippedYoung: 0, tmpRemoved: 0 };
     const now = Date.now();
     for (const name of await readdir(blobsDir)) {
       const digest = `sha256:${name}`;
@@ -563,6 +567,10 @@ export async function openContentStore(opts: ContentStoreOptions): Promise<Conte
       parsedCache.delete(digest);
       result.deleted.push(digest);
       result.freedBytes += st.size;
+    }
+    for (const name of await readdir(tmpDir)) {
+      const st = await stat(join(tmpDir, name)).catch(() => undefined);
+      if (st && now - st.mtimeMs >= tmpMaxAgeMs && (await unlink(join(tmpDir, name)).then(() => true, () => false))) result.tmpRemoved++;
     }
     if (result.deleted.length > 0) {
       const gone = new Set(result.deleted);
