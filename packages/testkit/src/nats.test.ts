@@ -32,6 +32,12 @@ describe('hub, leaf and link proxy', () => {
       await waitFor(() => leafConnected(leaf.monitorUrl), { what: 'leaf to reconnect' });
       expect(got.slice(before)).not.toContain('lost');
       expect(proxy.bytes.down).toBeGreaterThan(0);
+
+      // the leaf must not have learned a way around the proxy: a second cut cuts too
+      proxy.cut();
+      await waitFor(async () => !(await leafConnected(leaf.monitorUrl)), { what: 'leaf to notice the second cut' });
+      proxy.restore();
+      await waitFor(() => leafConnected(leaf.monitorUrl), { what: 'leaf to reconnect again' });
     } finally {
       await hubNc.close();
       await leafNc.close();

@@ -24,10 +24,12 @@ export async function startLinkProxy(target: { host?: string; port: number }, op
   const bytes = { down: 0, up: 0 };
 
   // pace a stream: pause the source while the budget of the current second is spent
-  function pipe(from: net.Socket, to: net.Socket, count: (n: number) => void) {
+  function pipe(from: net.Socket, to: net.Socket, count: (n: number) => void, transform?: (chunk: Buffer) => Buffer) {
     let windowStart = Date.now();
     let sent = 0;
-    from.on('data', (chunk: Buffer) => {
+    from.on('data', (data: Buffer) => {
+      const chunk = transform ? transform(data) : data;
+      if (chunk.length === 0) return;
       count(chunk.length);
       if (!to.write(chunk)) {
         from.pause();
@@ -48,6 +50,45 @@ export async function startLinkProxy(target: { host?: string; port: number }, op
     });
   }
 
+  // The hub's INFO lines list its own leafnode URL, which a leaf adds to its remote's URLs and then
+  // reconnects to directly, around the proxy (a second cut would not cut). Rewrite them to advertise
+  // the proxy. Only the control lines before the first message are scanned; the rest passes as is.
+  function advertiseProxy(): (chunk: Buffer) => Buffer {
+    const CRLF = Buffer.from('\r\n');
+    let pending = Buffer.alloc(0);
+    let passthrough = false;
+    return (data) => {
+      if (passthrough) return data;
+      pending = Buffer.concat([pending, data]);
+      const out: Buffer[] = [];
+      for (let end = pending.indexOf(CRLF); end >= 0; end = pending.indexOf(CRLF)) {
+        const line = pending.subarray(0, end);
+        const op = line.subarray(0, 5).toString('latin1').toUpperCase();
+        if (op.startsWith('INFO ')) out.push(rewriteInfo(line), CRLF);
+        else if (/^(LS[+-] |PING|PONG|\+OK|-ERR)/.test(op)) out.push(line, CRLF);
+        else break; // a message with a payload: stop scanning
+        pending = pending.subarray(end + 2);
+      }
+      if (pending.length > 0 && (pending.indexOf(CRLF) >= 0 || pending.length > 65_536)) {
+        passthrough = true;
+        out.push(pending);
+        pending = Buffer.alloc(0);
+      }
+      return Buffer.concat(out);
+    };
+  }
+
+  function rewriteInfo(line: Buffer): Buffer {
+    try {
+      const info = JSON.parse(line.subarray(5).toString('utf8')) as Record<string, unknown>;
+      if (!Array.isArray(info.leafnode_urls)) return line;
+      info.leafnode_urls = [`127.0.0.1:${(server.address() as net.AddressInfo).port}`];
+      return Buffer.from(`INFO ${JSON.stringify(info)}`);
+    } catch {
+      return line;
+    }
+  }
+
   const server = net.createServer((client) => {
     if (cut) {
       client.destroy();
@@ -65,7 +106,7 @@ export async function startLinkProxy(target: { host?: string; port: number }, op
     client.on('error', drop).on('close', drop);
     upstream.on('error', drop).on('close', drop);
     pipe(client, upstream, (n) => (bytes.up += n));
-    pipe(upstream, client, (n) => (bytes.down += n));
+    pipe(upstream, client, (n) => (bytes.down += n), advertiseProxy());
   });
   await new Promise<void>((resolve) => server.listen(opts.port ?? 0, '127.0.0.1', resolve));
   const addr = server.address() as net.AddressInfo;
