@@ -51,11 +51,34 @@ export const SatelliteEnv = CommonEnv.extend({
   RUNTIME_ROOT: z.string().default('/').describe('root under which runtime mirror config is written'),
 });
 
+const nkeySeed = z.string().regex(/^S[A-Z][A-Z2-7]{56}$/, 'must be an nkey seed: "S", a role letter and 56 base32 characters');
+const nkeyPublic = z.string().regex(/^[A-Z][A-Z2-7]{55}$/, 'must be an nkey public key: a role letter and 55 base32 characters');
+
+export const CommandEnv = CommonEnv.extend(DbEnv.shape).extend({
+  COMMAND_SIGNING_SEED: nkeySeed.describe('ed25519 nkey seed the command service signs commands with (required); executors get its public key'),
+  SWEEP_INTERVAL_MS: z.coerce.number().int().min(50).default(1_000).describe('how often deadlines, rollouts and unpublished commands are checked'),
+  PUBLISH_CONCURRENCY: z.coerce.number().int().min(1).max(10_000).default(256).describe('commands published to the hub at once during a fan-out'),
+});
+
+export const ExecutorEnv = CommonEnv.extend({
+  SATELLITE_NAME: SatelliteName.describe('this site name (required)'),
+  COMMAND_SIGNING_KEY: nkeyPublic.describe('public nkey of the command service; only commands signed by it run (required)'),
+  LEAF_MONITOR_URL: z.string().optional().describe('monitoring URL of the site leaf server; pending commands are fetched again when the WAN link comes back'),
+  DATA_DIR: z.string().default('/var/lib/uplink').describe('where the executor keeps the ids and results of the commands it ran'),
+  SATELLITE_STATUS_URL: z.string().default('http://127.0.0.1:5051').describe('status API of the satellite, used by a standalone executor for diagnostics and list-images'),
+  CATCHUP_INTERVAL_S: z.coerce.number().positive().default(60).describe('how often pending commands are fetched from the command service while nothing else asks'),
+  OUTPUT_LIMIT_BYTES: z.coerce.number().int().min(256).max(65_536).default(16_384).describe('longest command output sent back; longer output is truncated'),
+  COMMAND_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4).describe('commands run at once'),
+  ACK_WAIT_S: z.coerce.number().int().min(1).max(3_600).default(30).describe('a command not acknowledged this long after a crash is delivered again (and then not run again)'),
+});
+
 export const envSchemas = {
   gateway: GatewayEnv,
   registration: RegistrationEnv,
   'state-publisher': StatePublisherEnv,
   satellite: SatelliteEnv,
+  command: CommandEnv,
+  executor: ExecutorEnv,
 } as const;
 
 export class ConfigError extends Error {

@@ -25,10 +25,41 @@ export { TelemetryKind, InventoryImage, Heartbeat, SyncEvent } from './telemetry
 export { hubStreams, siteStreams, hubDurables, siteDurables, consumer } from './streams.js';
 export { SCHEMA_HEADER, SIGNATURE_HEADER, StateApplied, messageSchemas, schemaHeader, decodeMessage } from './messages.js';
 export { ErrorCode, httpStatusOf, UplinkError, validationError, parseOrThrow, rpcOk, rpcError } from './errors.js';
-export { CommonEnv, GatewayEnv, DbEnv, RegistrationEnv, StatePublisherEnv, SatelliteEnv, envSchemas, ConfigError, loadEnv } from './env.js';
+export { CommonEnv, GatewayEnv, DbEnv, RegistrationEnv, StatePublisherEnv, SatelliteEnv, CommandEnv, ExecutorEnv, envSchemas, ConfigError, loadEnv } from './env.js';
 
 export type { StreamSpec, ConsumerSpec, DurableSpec } from './streams.js';
 export type { MessageType, MessageOf, DecodeResult } from './messages.js';
 export type { RpcReply } from './errors.js';
 export { rpcMethods, rpcSubject } from './rpc.js';
+export {
+  commandActions,
+  CommandAction,
+  isCommandAction,
+  parseCommandArgs,
+  TargetStatus,
+  TERMINAL_TARGET_STATUSES,
+  ReportedStatus,
+  CommandStatus,
+  COMMAND_OUTPUT_MAX_CHARS,
+  COMMAND_MAX_DEADLINE_MS,
+  COMMAND_DEFAULT_DEADLINE_MS,
+  Command,
+  CommandResult,
+  CommandEventName,
+  CommandEvent,
+  pendingCommandsSubject,
+  PENDING_COMMANDS_ALL,
+  PendingCommandsRequest,
+  PendingCommands,
+  CommandTarget,
+  RolloutPolicy,
+  CreateCommandBody,
+  CreatedCommand,
+  CommandTargetView,
+  CommandSummary,
+  CommandView,
+  ListCommandsQuery,
+  CommandList,
+} from './commands.js';
+export type { CommandActionName, CommandArgs } from './commands.js';
 export type { RpcService, RpcMethod, RpcRequest } from './rpc.js';

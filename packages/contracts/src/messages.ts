@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { DesiredState } from './desired-state.js';
 import { Digest, SatelliteName } from './names.js';
 import { Heartbeat, SyncEvent } from './telemetry.js';
+import { Command, CommandEvent, CommandResult } from './commands.js';
 
 export const SCHEMA_HEADER = 'Uplink-Schema';
 export const SIGNATURE_HEADER = 'Uplink-Signature';
@@ -22,6 +23,9 @@ export const messageSchemas = {
   'state-applied': { 1: StateApplied },
   heartbeat: { 1: Heartbeat },
   'sync-event': { 1: SyncEvent },
+  command: { 1: Command },
+  'command-result': { 1: CommandResult },
+  'command-event': { 1: CommandEvent },
 } as const satisfies Record<string, Record<number, z.ZodType>>;
 
 export type MessageType = keyof typeof messageSchemas;

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { GroupName, SatelliteName } from './names.js';
 import { CreateSatelliteBody, PutGroupBody, PutSatelliteConfigBody } from './rest.js';
 import { subjects } from './subjects.js';
+import { CreateCommandBody, ListCommandsQuery } from './commands.js';
 
 export const rpcMethods = {
   state: {
@@ -24,6 +25,12 @@ export const rpcMethods = {
     listSatellites: z.strictObject({ group: GroupName.optional() }),
     getSatellite: z.strictObject({ name: SatelliteName }),
     deleteSatellite: z.strictObject({ name: SatelliteName }),
+  },
+  command: {
+    create: CreateCommandBody,
+    get: z.strictObject({ id: z.uuid() }),
+    list: ListCommandsQuery,
+    cancel: z.strictObject({ id: z.uuid() }),
   },
 } as const;
 

@@ -118,6 +118,11 @@ export const hubDurables = {
       description: 'state-publisher records applied revisions',
     }),
   },
+  'command-results': {
+    stream: 'RESULTS',
+    type: 'command-result',
+    spec: consumer({ durable_name: 'command-results', description: 'command service records per-site command results', max_ack_pending: 4_096 }),
+  },
 } as const satisfies Record<string, DurableSpec>;
 
 /** Durable consumers of a site's leaf server. */
@@ -126,5 +131,10 @@ export const siteDurables = {
     stream: 'STATE_LOCAL',
     type: 'desired-state',
     spec: consumer({ durable_name: 'satellite', description: 'satellite applies desired state', max_ack_pending: 1 }),
+  },
+  executor: {
+    stream: 'CMD_LOCAL',
+    type: 'command',
+    spec: consumer({ durable_name: 'executor', description: 'executor runs commands', max_ack_pending: 64 }),
   },
 } as const satisfies Record<string, DurableSpec>;
