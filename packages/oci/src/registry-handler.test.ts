@@ -268,6 +268,8 @@ describe('registry handler', () => {
     const text = (await renderMetrics(metrics)).body;
     expect(text).toMatch(/test_registry_requests_total\{method="GET",route="blob",status="200"\} \d+/);
     expect(text).toMatch(/test_registry_bytes_served_total \d+/);
+    // a second handler on the same metrics registry shares the counters instead of throwing
+    expect(() => createRegistryHandler({ store, metrics, metricsPrefix: 'test_registry_' })).not.toThrow();
   });
 
   it('with allowPush, accepts skopeo pushes (chunked uploads, manifests, an index with --all) and deletes', async () => {

@@ -63,10 +63,13 @@ export function createRegistryHandler(opts: RegistryHandlerOptions): RegistryHan
   const { store, logger } = opts;
   const counters: RegistryCounters = { requests: 0, bytesServed: 0, byRoute: {}, byStatus: {} };
   const prefix = opts.metricsPrefix ?? 'uplink_registry_';
-  const requestsMetric = opts.metrics
-    ? new Counter({ name: `${prefix}requests_total`, help: 'registry requests', labelNames: ['method', 'route', 'status'], registers: [opts.metrics] })
-    : undefined;
-  const bytesMetric = opts.metrics ? new Counter({ name: `${prefix}bytes_served_total`, help: 'registry body bytes sent', registers: [opts.metrics] }) : undefined;
+  // a second handler on the same registry (a restart in-process) shares the counters
+  const counter = (name: string, help: string, labelNames: string[]) =>
+    opts.metrics
+      ? ((opts.metrics.getSingleMetric(name) as Counter | undefined) ?? new Counter({ name, help, labelNames, registers: [opts.metrics] }))
+      : undefined;
+  const requestsMetric = counter(`${prefix}requests_total`, 'registry requests', ['method', 'route', 'status']);
+  const bytesMetric = counter(`${prefix}bytes_served_total`, 'registry body bytes sent', []);
 
   const handler = ((req: IncomingMessage, res: ServerResponse) => {
     const started = performance.now();

@@ -76,6 +76,10 @@ describe('content store', () => {
     const r = await store.openBlob(pd, { start: 10, end: 19 });
     expect(r).toMatchObject({ size: 1000, start: 10, end: 19 });
     expect((await buffer(r.stream)).equals(p.subarray(10, 20))).toBe(true);
+    const empty = await blob(store, Buffer.alloc(0));
+    const e = await store.openBlob(empty.digest);
+    expect(e.size).toBe(0);
+    expect((await buffer(e.stream)).length).toBe(0);
   });
 
   it('keeps repositories and tags in an OCI layout index.json, persisted atomically', async () => {

@@ -9,7 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, stat, unlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { assertDigest, assertRepository, digestOfHash, fileDigest, hexOf, isDigest, isTag, sha256Digest } from './digest.js';
 import { OciError } from './errors.js';
 import { MediaType, parseManifest, type Descriptor, type ParsedManifest } from './manifest.js';
@@ -277,8 +277,8 @@ export async function openContentStore(opts: ContentStoreOptions): Promise<Conte
         if (n <= 0) readers.delete(digest);
         else readers.set(digest, n);
       };
-      // an empty range still yields a stream that ends at once
-      const stream = end < start ? createReadStream(path, { start: 0, end: -1 }) : createReadStream(path, { start, end });
+      // the empty blob: a stream that ends at once
+      const stream = end < start ? Readable.from([]) : createReadStream(path, { start, end });
       stream.once('close', release);
       stream.once('error', release);
       return { stream, size, start, end };
