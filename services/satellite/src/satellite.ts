@@ -1,0 +1,291 @@
+// The edge satellite's desired-state path: leaf connection, site streams, intake from the hub (live +
+// catch-up) into STATE_LOCAL, the durable consumer that applies states, reports, and the status server.
+import { jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { z } from 'zod';
+import {
+  decodeMessage,
+  SCHEMA_HEADER,
+  siteDurables,
+  siteStreams,
+  subjects,
+  type DesiredState,
+  type SatelliteEnv,
+} from '@uplink/contracts';
+import {
+  connectNats,
+  InvalidMessageError,
+  provisionStreams,
+  retry,
+  runConsumer,
+  type ConsumerRunner,
+} from '@uplink/bus';
+import { createLogger, type Logger } from '@uplink/observability';
+import { applyDesiredState, type Realise } from './apply.js';
+import { startCatchUp, type CatchUp } from './catch-up.js';
+import { createIntake } from './intake.js';
+import { startLinkMonitor, type LinkMonitor } from './link.js';
+import { createSatelliteMetrics } from './metrics.js';
+import { startAppliedReporter, type AppliedReporter } from './report.js';
+import { openStateStore } from './state-store.js';
+import { startStatusServer, type SatelliteStatus } from './status-server.js';
+
+/** The satellite's configuration: its validated environment (contracts `SatelliteEnv`). */
+export type SatelliteSettings = z.infer<typeof SatelliteEnv>;
+
+export interface StartSatelliteOptions {
+  /** @default a pino logger named "satellite" at LOG_LEVEL */
+  logger?: Logger;
+  /** work that makes a state real before it is recorded as applied (replication) @default none */
+  realise?: Realise;
+}
+
+export interface SatelliteHandle extends AsyncDisposable {
+  readonly satellite: string;
+  /** base URL of /healthz, /status, /metrics */
+  readonly statusUrl: string;
+  /** the bound status port (useful with STATUS_PORT=0) */
+  readonly statusPort: number;
+  /** resolves once connected to the leaf, the site streams exist and the consumer is pulling */
+  readonly ready: Promise<void>;
+  status(): SatelliteStatus;
+  /** stop intake and the consumer, drain the connection, close the status server */
+  close(): Promise<void>;
+}
+
+const HISTORY_IN_STATUS = 50;
+
+export async function startSatellite(config: SatelliteSettings, opts: StartSatelliteOptions = {}): Promise<SatelliteHandle> {
+  const sat = config.SATELLITE_NAME;
+  const base = opts.logger ?? createLogger({ service: 'satellite', level: config.LOG_LEVEL });
+  const log = base.bindings().satellite === sat ? base : base.child({ satellite: sat });
+  const metrics = createSatelliteMetrics();
+  const store = await openStateStore(config.DATA_DIR, sat, log);
+  const abort = new AbortController();
+  let closing = false;
+
+  let desired: SatelliteStatus['desired'] = store.applied ? { revision: store.applied.revision, digest: store.applied.digest } : null;
+  const link: SatelliteStatus['link'] = { connected: false, lastContactAt: null };
+  metrics.appliedRevision.set(store.applied?.revision ?? 0);
+  metrics.linkConnected.set(0);
+  if (store.applied) log.info({ revision: store.applied.revision, digest: store.applied.digest }, 'applied state loaded');
+
+  const noteDesired = (s: Pick<DesiredState, 'revision' | 'digest'>) => {
+    if (!desired || s.revision > desired.revision) desired = { revision: s.revision, digest: s.digest };
+  };
+  const setConnected = (connected: boolean) => {
+    if (connected !== link.connected) log.info({ connected }, connected ? 'link to hub up' : 'link to hub down');
+    link.connected = connected;
+    metrics.linkConnected.set(connected ? 1 : 0);
+  };
+  /** evidence that the hub is reachable */
+  const contact = () => {
+    link.lastContactAt = new Date().toISOString();
+    setConnected(true);
+  };
+
+  const status = (): SatelliteStatus => ({
+    satellite: sat,
+    applied: store.applied,
+    desired,
+    link: { ...link },
+    history: store.history().slice(-HISTORY_IN_STATUS).map((h) => ({ revision: h.revision, at: h.at })),
+    artifacts: [],
+  });
+
+  const server = await startStatusServer({
+    host: config.STATUS_HOST,
+    port: config.STATUS_PORT,
+    status,
+    healthy: () => !closing,
+    registry: metrics.registry,
+    logger: log,
+  });
+
+  let nc: NatsConnection | undefined;
+  let sub: Subscription | undefined;
+  let runner: ConsumerRunner | undefined;
+  let catchUp: CatchUp | undefined;
+  let reporter: AppliedReporter | undefined;
+  let monitor: LinkMonitor | undefined;
+
+  async function run(): Promise<void> {
+    // the leaf may start after the satellite: keep trying the first connect, abortable by close()
+    const conn = await retry(
+      () => connectNats({ servers: config.NATS_URL, name: `uplink-satellite-${sat}`, logger: log, credsFile: config.NATS_CREDS, waitOnFirstConnect: false }),
+      {
+        signal: abort.signal,
+        initialMs: 250,
+        maxMs: 5_000,
+        onError: (err, attempt) => {
+          if (attempt === 1 || attempt % 20 === 0) log.warn({ err: (err as Error).message, attempt }, 'leaf server not reachable yet, retrying');
+        },
+      },
+    );
+    nc = conn;
+    if (closing) {
+      await conn.close().catch(() => undefined);
+      return;
+    }
+
+    await retry(async () => provisionStreams(await jetstreamManager(conn, { domain: sat, checkAPI: false }), siteStreams(sat), log), {
+      signal: abort.signal,
+      initialMs: 250,
+      maxMs: 10_000,
+      onError: (err, attempt) => {
+        if (attempt === 1 || attempt % 10 === 0) log.warn({ err: (err as Error).message, attempt }, 'cannot provision site streams yet, retrying');
+      },
+    });
+    if (closing) return;
+
+    const recorded = await latestRecorded(conn, sat, log);
+    if (closing) return;
+    if (recorded) noteDesired(recorded);
+    const intake = createIntake({
+      nc: conn,
+      satellite: sat,
+      logger: log,
+      metrics,
+      highestRecorded: Math.max(store.applied?.revision ?? 0, recorded?.revision ?? 0),
+      onRecorded: noteDesired,
+    });
+
+    reporter = startAppliedReporter({ nc: conn, satellite: sat, logger: log, metrics, onDelivered: contact });
+    // re-report once after a restart: the dedupe id makes it harmless
+    if (store.applied) reporter.report({ satellite: sat, ...store.applied });
+
+    runner = runConsumer({
+      nc: conn,
+      stream: siteDurables.satellite.stream,
+      consumer: siteDurables.satellite.spec,
+      type: siteDurables.satellite.type,
+      domain: sat,
+      concurrency: 1,
+      // desired state is never given up on: a passing fault (disk full) is retried until it clears
+      maxAttempts: Number.POSITIVE_INFINITY,
+      logger: log,
+      onDeadLetter: () => metrics.statesDeadLettered.inc(),
+      handler: async (state, ctx) => {
+        if (state.satellite !== sat) throw new InvalidMessageError(`desired state of satellite ${state.satellite} in STATE_LOCAL of ${sat}`);
+        noteDesired(state);
+        const result = await applyDesiredState(state, { working: ctx.working, signal: abort.signal }, { store, logger: log, ...(opts.realise ? { realise: opts.realise } : {}) });
+        if (result.outcome === 'skipped') {
+          metrics.statesSkipped.inc({ stage: 'apply' });
+          return;
+        }
+        metrics.statesApplied.inc();
+        metrics.appliedRevision.set(result.applied.revision);
+        reporter?.report({ satellite: sat, ...result.applied });
+      },
+    });
+
+    // live states: the hub's JetStream publish into STATE reaches the leaf over core interest
+    sub = conn.subscribe(subjects.state(sat), {
+      callback: (err, msg) => {
+        if (err) {
+          log.warn({ err: err.message, subject: subjects.state(sat) }, 'state subscription error');
+          return;
+        }
+        contact();
+        intake.receive('live', { subject: msg.subject, data: msg.data, headers: msg.headers }).catch((e: unknown) => {
+          log.warn({ subject: msg.subject, err: (e as Error).message }, 'could not record a live state; catching up');
+          catchUp?.request('record failed');
+        });
+      },
+    });
+
+    catchUp = startCatchUp({
+      nc: conn,
+      satellite: sat,
+      hubDomain: config.HUB_DOMAIN,
+      intake,
+      intervalMs: config.CATCHUP_INTERVAL_S * 1_000,
+      logger: log,
+      metrics,
+      onSuccess: contact,
+      onUnreachable: () => {
+        if (!config.LEAF_MONITOR_URL) setConnected(false);
+      },
+    });
+
+    if (config.LEAF_MONITOR_URL) {
+      monitor = startLinkMonitor({
+        monitorUrl: config.LEAF_MONITOR_URL,
+        logger: log,
+        onObserve: (linked, changed) => {
+          if (linked) link.lastContactAt = new Date().toISOString();
+          if (!changed) return;
+          setConnected(linked);
+          if (linked) {
+            catchUp?.request('link up');
+            reporter?.nudge();
+          }
+        },
+      });
+    }
+
+    void (async () => {
+      for await (const s of conn.status()) {
+        if (s.type === 'reconnect') {
+          // interest and leaf state may have changed while we were away from the leaf
+          catchUp?.request('leaf reconnect');
+          reporter?.nudge();
+        }
+      }
+    })().catch(() => undefined);
+
+    await Promise.race([runner.ready, new Promise((resolve) => abort.signal.addEventListener('abort', resolve, { once: true }))]);
+    if (closing) return;
+    log.info({ hubDomain: config.HUB_DOMAIN, subject: subjects.state(sat) }, 'satellite running');
+  }
+
+  const ready = run();
+  ready.catch((err: unknown) => {
+    if (!closing) log.error({ err }, 'satellite failed to start');
+  });
+
+  let closed: Promise<void> | undefined;
+  async function close(): Promise<void> {
+    closing = true;
+    abort.abort();
+    // start-up stops at its next step once closing is set; nothing is created after that
+    await ready.catch(() => undefined);
+    sub?.unsubscribe();
+    // loops stop at their next step; a request they have in flight ends when the connection drains
+    const loops = Promise.all([monitor?.stop(), catchUp?.stop(), reporter?.stop()]);
+    await runner?.stop();
+    if (nc && !nc.isClosed()) await nc.drain().catch(() => nc?.close());
+    await loops;
+    await server.close();
+    log.info('satellite stopped');
+  }
+
+  const readyOrClosed = ready.then(() => {
+    if (closing) throw new Error('satellite closed before it was ready');
+  });
+  readyOrClosed.catch(() => undefined);
+
+  return {
+    satellite: sat,
+    statusUrl: server.url,
+    statusPort: server.port,
+    ready: readyOrClosed,
+    status,
+    close: () => (closed ??= close()),
+    [Symbol.asyncDispose]: () => (closed ??= close()),
+  };
+}
+
+/** The state STATE_LOCAL holds (it survives restarts), or null; best effort. */
+async function latestRecorded(nc: NatsConnection, sat: string, log: Logger): Promise<DesiredState | null> {
+  try {
+    const jsm = await jetstreamManager(nc, { domain: sat, checkAPI: false });
+    const m = await jsm.streams.getMessage(siteStreams(sat).STATE_LOCAL.name, { last_by_subj: subjects.localState(sat) });
+    if (!m) return null;
+    const decoded = decodeMessage('desired-state', m.header?.get(SCHEMA_HEADER) || undefined, m.data);
+    return decoded.ok ? decoded.value : null;
+  } catch (err) {
+    log.debug({ err: (err as Error).message }, 'could not read STATE_LOCAL');
+    return null;
+  }
+}
