@@ -1,0 +1,182 @@
+// The gateway's only way to the cloud services: Nest's NATS client sends `uplink.rpc.<service>.<method>`,
+// waits at most RPC_TIMEOUT_MS, and unwraps the RpcReply envelope into data or an UplinkError.
+import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import type { ClientProxy } from '@nestjs/microservices';
+import { EmptyResponseException } from '@nestjs/microservices/errors/empty-response.exception.js';
+import { TimeoutError, defer, firstValueFrom, mergeMap, timeout, type Subscription } from 'rxjs';
+import { z } from 'zod';
+import {
+  ErrorCode,
+  UplinkError,
+  httpStatusOf,
+  rpcSubject,
+  type RpcMethod,
+  type RpcRequest,
+  type RpcService,
+} from '@uplink/contracts';
+import type { Logger } from '@uplink/observability';
+import type { GatewayConfig } from './env.js';
+import type { GatewayMetrics } from './metrics.js';
+import { GATEWAY_ENV, GATEWAY_METRICS, LOGGER, NATS_CLIENT } from './tokens.js';
+
+/** What readiness sends to each service: a cheap read every service already answers. */
+export const readinessProbes: { [S in RpcService]?: { method: RpcMethod<S>; request: unknown } } = {
+  state: { method: 'listGroups', request: {} },
+  registration: { method: 'listSatellites', request: {} },
+};
+
+export type ServiceCheck = { service: RpcService; ready: true } | { service: RpcService; ready: false; reason: string };
+
+export interface CallOptions {
+  /** @default RPC_TIMEOUT_MS */
+  timeoutMs?: number;
+}
+
+const Envelope = z.discriminatedUnion('ok', [
+  z.object({ ok: z.literal(true), data: z.unknown() }),
+  z.object({
+    ok: z.literal(false),
+    error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
+  }),
+]);
+
+type NatsStatus = 'connecting' | 'connected' | 'disconnected' | 'reconnecting' | 'closed';
+
+class NatsUnavailable extends Error {
+  override name = 'NatsUnavailable';
+}
+
+@Injectable()
+export class RpcGateway implements OnApplicationBootstrap, OnApplicationShutdown {
+  private natsStatus: NatsStatus = 'connecting';
+  private statusSub: Subscription | undefined;
+
+  constructor(
+    @Inject(NATS_CLIENT) private readonly client: ClientProxy,
+    @Inject(GATEWAY_ENV) private readonly env: GatewayConfig,
+    @Inject(LOGGER) private readonly log: Logger,
+    @Inject(GATEWAY_METRICS) private readonly metrics: GatewayMetrics,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.statusSub = this.client.status.subscribe((s) => {
+      this.natsStatus = s as NatsStatus;
+      this.log.info({ nats: s }, 'nats status');
+    });
+    // Connect early so the first request does not pay for it; a failure is retried by the next request.
+    this.client.connect().catch((err: unknown) => {
+      this.natsStatus = 'disconnected';
+      this.log.warn({ err: describe(err) }, 'nats not reachable yet');
+    });
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.statusSub?.unsubscribe();
+    this.natsStatus = 'closed';
+    await this.client.close();
+  }
+
+  get natsConnected(): boolean {
+    return this.natsStatus === 'connected';
+  }
+
+  /** Send a request and return the reply's data; any failure is an UplinkError with a stable code. */
+  async call<S extends RpcService, M extends RpcMethod<S>>(
+    service: S,
+    method: M,
+    request: RpcRequest<S, M>,
+    opts: CallOptions = {},
+  ): Promise<unknown> {
+    const subject = rpcSubject(service, method);
+    const timeoutMs = opts.timeoutMs ?? this.env.RPC_TIMEOUT_MS;
+    const started = performance.now();
+    let outcome = 'ok';
+    let code: ErrorCode | undefined;
+    try {
+      const raw = await firstValueFrom(
+        defer(() =>
+          this.client.connect().catch((err: unknown) => {
+            throw new NatsUnavailable(describe(err), { cause: err });
+          }),
+        ).pipe(
+          mergeMap(() => this.client.send<unknown>(subject, request)),
+          timeout({ first: timeoutMs }),
+        ),
+      );
+      const reply = Envelope.safeParse(raw);
+      if (!reply.success) {
+        outcome = 'failed';
+        this.log.error({ subject, issues: reply.error.issues }, 'rpc reply is not an RpcReply envelope');
+        throw new UplinkError(ErrorCode.INTERNAL, `service "${service}" sent an invalid reply to ${method}`);
+      }
+      if (reply.data.ok) return reply.data.data;
+      outcome = 'error';
+      const e = reply.data.error;
+      const known = e.code in httpStatusOf;
+      if (!known) this.log.error({ subject, code: e.code }, 'rpc reply carries an unknown error code');
+      throw new UplinkError(known ? (e.code as ErrorCode) : ErrorCode.INTERNAL, e.message, e.details === undefined ? {} : { details: e.details });
+    } catch (err) {
+      if (err instanceof UplinkError) {
+        code = err.code;
+        throw err;
+      }
+      const mapped = this.mapTransportError(service, subject, timeoutMs, err);
+      outcome = mapped.outcome;
+      code = mapped.error.code;
+      throw mapped.error;
+    } finally {
+      const seconds = (performance.now() - started) / 1000;
+      this.metrics.rpcDuration.observe({ service, method, outcome }, seconds);
+      if (code) this.metrics.rpcErrors.inc({ service, method, code });
+    }
+  }
+
+  /** Whether each service answers at all (any envelope counts); used by /readyz. */
+  async checkServices(timeoutMs: number): Promise<ServiceCheck[]> {
+    const entries = Object.entries(readinessProbes) as [RpcService, { method: string; request: unknown }][];
+    return Promise.all(
+      entries.map(async ([service, probe]): Promise<ServiceCheck> => {
+        try {
+          await this.call(service, probe.method as never, probe.request as never, { timeoutMs });
+          return { service, ready: true };
+        } catch (err) {
+          if (err instanceof UplinkError && err.code === ErrorCode.SERVICE_UNAVAILABLE) return { service, ready: false, reason: err.message };
+          // any other error is still an answer: the service is up
+          if (err instanceof UplinkError && err.code !== ErrorCode.INTERNAL) return { service, ready: true };
+          return { service, ready: false, reason: err instanceof Error ? err.message : String(err) };
+        }
+      }),
+    );
+  }
+
+  private mapTransportError(
+    service: RpcService,
+    subject: string,
+    timeoutMs: number,
+    err: unknown,
+  ): { outcome: string; error: UplinkError } {
+    const unavailable = (message: string) => new UplinkError(ErrorCode.SERVICE_UNAVAILABLE, message, { cause: err, details: { service } });
+    if (err instanceof EmptyResponseException) {
+      return { outcome: 'no_responders', error: unavailable(`service "${service}" is not running (nothing answers ${subject})`) };
+    }
+    if (err instanceof TimeoutError) {
+      return { outcome: 'timeout', error: unavailable(`service "${service}" did not answer ${subject} within ${timeoutMs} ms`) };
+    }
+    if (err instanceof NatsUnavailable || (err instanceof Error && err.message === 'Connection closed')) {
+      return { outcome: 'unavailable', error: unavailable(`service "${service}" is unreachable: NATS is not connected (${describe(err)})`) };
+    }
+    // The responder threw instead of replying with an envelope.
+    this.log.error({ subject, err: describe(err) }, 'rpc failed in the service');
+    return { outcome: 'failed', error: new UplinkError(ErrorCode.INTERNAL, `service "${service}" failed on ${subject}`) };
+  }
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  if (typeof err === 'string') return err;
+  try {
+    return JSON.stringify(err);
+  } catch {
+    return String(err);
+  }
+}
