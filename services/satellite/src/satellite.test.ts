@@ -267,8 +267,13 @@ describe('satellite desired-state path', () => {
     await site.publish(desiredState(SAT, 5));
     await waitApplied(sat, 5);
 
+    const live = 'uplink_satellite_states_received_total{source="live"}';
+    const liveBefore = await metric(sat, live);
     await site.publish(desiredState(SAT, 4));
-    await waitFor(async () => (await metric(sat, 'uplink_satellite_states_skipped_total{stage="intake"}')) >= 1, { what: 'older state ignored at intake' });
+    await waitFor(async () => (await metric(sat, live)) > liveBefore, { what: 'older state received' });
+    expect(await metric(sat, 'uplink_satellite_states_skipped_total{stage="intake"}')).toBeGreaterThanOrEqual(1);
+    const recorded = await (await jetstreamManager(site.leafNc)).streams.getMessage('STATE_LOCAL', { last_by_subj: subjects.localState(SAT) });
+    expect((recorded?.json() as DesiredState).revision).toBe(5);
     // a stale copy that reached STATE_LOCAL anyway is acked without being applied
     await publishMessage(site.leafNc, subjects.localState(SAT), 'desired-state', desiredState(SAT, 4), { domain: SAT });
     await waitFor(async () => (await metric(sat, 'uplink_satellite_states_skipped_total{stage="apply"}')) === 1, { what: 'older state skipped by the consumer' });

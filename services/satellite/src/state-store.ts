@@ -53,8 +53,14 @@ export async function openStateStore(dataDir: string, satellite: string, log: Lo
       const next: PersistedState = { satellite, applied, document: doc };
       // applied.json first: a crash before the history line can never lead to applying twice
       await writeFileAtomic(appliedFile, JSON.stringify(next, null, 2) + '\n');
+      try {
+        await appendLine(historyFile, JSON.stringify(applied));
+      } catch (err) {
+        // the applied file is the truth; the history only records it
+        log.error({ err, file: historyFile, revision: applied.revision }, 'could not append to the applied history');
+      }
+      // both at once, so a reader never sees the new applied state without its history entry
       current = next;
-      await appendLine(historyFile, JSON.stringify(applied));
       recent.push(applied);
       if (recent.length > HISTORY_LIMIT * 2) recent.splice(0, recent.length - HISTORY_LIMIT);
       return applied;
