@@ -16,6 +16,8 @@ export interface JetStreamTransportOptions {
   /** handlers at once per consumer @default 8 */
   concurrency?: number;
   domain?: string;
+  /** called for each dead-lettered message, with the durable consumer's name */
+  onDeadLetter?: (reason: string, subject: string, durable: string) => void;
 }
 
 export class JetStreamTransport extends Server implements CustomTransportStrategy {
@@ -40,6 +42,7 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
             logger: this.options.logger,
             concurrency: this.options.concurrency ?? 8,
             ...(this.options.domain ? { domain: this.options.domain } : {}),
+            ...(this.options.onDeadLetter ? { onDeadLetter: (reason: string, subject: string) => this.options.onDeadLetter?.(reason, subject, pattern) } : {}),
             handler: async (body: unknown, ctx: MessageContext) => {
               const out: unknown = await handler(body, ctx);
               if (isObservable(out)) await lastValueFrom(out, { defaultValue: undefined });

@@ -38,6 +38,24 @@ export const StatePublisherEnv = CommonEnv.extend(DbEnv.shape).extend({
   METRICS_PORT: port.optional().describe('port of the Prometheus /metrics endpoint; unset = no endpoint'),
 });
 
+export const TelemetryIngestEnv = CommonEnv.extend(DbEnv.shape).extend({
+  REDIS_URL: z.string().default('redis://127.0.0.1:6379').describe('Redis holding the latest status of every site'),
+  REDIS_KEY_PREFIX: z.string().default('uplink:').describe('prefix of every Redis key telemetry-ingest writes'),
+  METRICS_HOST: z.string().default('127.0.0.1').describe('address of the Prometheus /metrics endpoint'),
+  METRICS_PORT: port.optional().describe('port of the Prometheus /metrics endpoint; unset = no endpoint'),
+  INGEST_BATCH_MAX: z.coerce.number().int().min(1).max(10_000).default(1_000).describe('most messages written to Postgres in one batch'),
+  INGEST_BATCH_WAIT_MS: z.coerce.number().int().min(0).default(20).describe('how long a message waits for its batch to fill'),
+  INGEST_IN_FLIGHT: z.coerce.number().int().min(1).max(20_000).default(4_000).describe('messages handled at once per consumer (bounded by its max_ack_pending)'),
+  STALE_AFTER_INTERVALS: z.coerce.number().positive().default(3).describe('a site is stale after this many missed heartbeat intervals'),
+  OFFLINE_AFTER_S: z.coerce.number().positive().default(600).describe('a site is offline after this many seconds without a heartbeat'),
+  STATUS_SWEEP_INTERVAL_S: z.coerce.number().positive().default(10).describe('how often site statuses are re-evaluated and recorded'),
+  RETENTION_DAYS: z.coerce.number().int().min(1).default(30).describe('days of telemetry kept; older daily partitions are dropped'),
+  PARTITIONS_AHEAD_DAYS: z.coerce.number().int().min(1).max(60).default(3).describe('daily partitions created ahead of time'),
+  MAINTENANCE_INTERVAL_S: z.coerce.number().positive().default(3_600).describe('how often partitions are created ahead and old ones dropped'),
+  MAX_CLOCK_SKEW_S: z.coerce.number().positive().default(86_400).describe('telemetry dated further in the future than this is dead-lettered'),
+  LAG_POLL_INTERVAL_S: z.coerce.number().positive().default(5).describe('how often consumer lag is read for the metrics'),
+});
+
 export const SatelliteEnv = CommonEnv.extend({
   SATELLITE_NAME: SatelliteName.describe('this site name (required)'),
   HUB_DOMAIN: z.string().default('hub').describe('JetStream domain of the hub'),
@@ -76,6 +94,7 @@ export const envSchemas = {
   gateway: GatewayEnv,
   registration: RegistrationEnv,
   'state-publisher': StatePublisherEnv,
+  'telemetry-ingest': TelemetryIngestEnv,
   satellite: SatelliteEnv,
   command: CommandEnv,
   executor: ExecutorEnv,

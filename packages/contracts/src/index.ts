@@ -22,10 +22,21 @@ export {
 } from './rest.js';
 export { subjects, satelliteOf, outboxTarget } from './subjects.js';
 export { TelemetryKind, InventoryImage, Heartbeat, SyncEvent } from './telemetry.js';
+export {
+  SatelliteStatus,
+  SatelliteStatusView,
+  FleetView,
+  TelemetryQuery,
+  TelemetryRecord,
+  TelemetryPage,
+  ImagesView,
+  TelemetryStreamQuery,
+  TelemetryStreamEvent,
+} from './fleet.js';
 export { hubStreams, siteStreams, hubDurables, siteDurables, consumer } from './streams.js';
 export { SCHEMA_HEADER, SIGNATURE_HEADER, StateApplied, messageSchemas, schemaHeader, decodeMessage } from './messages.js';
 export { ErrorCode, httpStatusOf, UplinkError, validationError, parseOrThrow, rpcOk, rpcError } from './errors.js';
-export { CommonEnv, GatewayEnv, DbEnv, RegistrationEnv, StatePublisherEnv, SatelliteEnv, CommandEnv, ExecutorEnv, envSchemas, ConfigError, loadEnv } from './env.js';
+export { CommonEnv, GatewayEnv, DbEnv, RegistrationEnv, StatePublisherEnv, TelemetryIngestEnv, SatelliteEnv, CommandEnv, ExecutorEnv, envSchemas, ConfigError, loadEnv } from './env.js';
 
 export type { StreamSpec, ConsumerSpec, DurableSpec } from './streams.js';
 export type { MessageType, MessageOf, DecodeResult } from './messages.js';

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { GroupName, SatelliteName } from './names.js';
 import { CreateSatelliteBody, PutGroupBody, PutSatelliteConfigBody } from './rest.js';
 import { subjects } from './subjects.js';
+import { TelemetryQuery } from './fleet.js';
 import { CreateCommandBody, ListCommandsQuery } from './commands.js';
 
 export const rpcMethods = {
@@ -25,6 +26,12 @@ export const rpcMethods = {
     listSatellites: z.strictObject({ group: GroupName.optional() }),
     getSatellite: z.strictObject({ name: SatelliteName }),
     deleteSatellite: z.strictObject({ name: SatelliteName }),
+  },
+  telemetry: {
+    getStatus: z.strictObject({ name: SatelliteName }),
+    fleet: z.strictObject({}),
+    query: z.strictObject({ satellite: SatelliteName, query: TelemetryQuery }),
+    images: z.strictObject({}),
   },
   command: {
     create: CreateCommandBody,

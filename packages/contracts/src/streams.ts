@@ -123,6 +123,26 @@ export const hubDurables = {
     type: 'command-result',
     spec: consumer({ durable_name: 'command-results', description: 'command service records per-site command results', max_ack_pending: 4_096 }),
   },
+  'telemetry-ingest-heartbeat': {
+    stream: 'TELEMETRY',
+    type: 'heartbeat',
+    spec: consumer({
+      durable_name: 'telemetry-ingest-heartbeat',
+      filter_subject: subjects.telemetryKind('heartbeat'),
+      description: 'telemetry-ingest stores heartbeats and keeps the latest status per site',
+      max_ack_pending: 20_000,
+    }),
+  },
+  'telemetry-ingest-sync': {
+    stream: 'TELEMETRY',
+    type: 'sync-event',
+    spec: consumer({
+      durable_name: 'telemetry-ingest-sync',
+      filter_subject: subjects.telemetryKind('sync'),
+      description: 'telemetry-ingest stores sync events',
+      max_ack_pending: 20_000,
+    }),
+  },
 } as const satisfies Record<string, DurableSpec>;
 
 /** Durable consumers of a site's leaf server. */

@@ -1,0 +1,130 @@
+// Fleet health as the gateway answers it (ARCHITECTURE §7): one satellite's status, fleet summary,
+// stored telemetry, which sites hold which images, and the live telemetry feed.
+import { z } from 'zod';
+import { Digest, Name, Repository, SatelliteName } from './names.js';
+import { Heartbeat } from './telemetry.js';
+
+/** pending: registered, never heard from; stale: missed 3 heartbeats; offline: silent longer than the offline limit. */
+export const SatelliteStatus = z.enum(['pending', 'online', 'stale', 'offline', 'revoked']);
+export type SatelliteStatus = z.infer<typeof SatelliteStatus>;
+
+/** `GET /v1/satellites/{name}/status` */
+export const SatelliteStatusView = z.strictObject({
+  name: SatelliteName,
+  status: SatelliteStatus,
+  lastHeartbeatAt: z.iso.datetime().nullable(),
+  heartbeat: Heartbeat.nullable(),
+});
+export type SatelliteStatusView = z.infer<typeof SatelliteStatusView>;
+
+const Counts = z.record(z.string(), z.number().int().min(0));
+
+/** `GET /v1/fleet` */
+export const FleetView = z.strictObject({
+  total: z.number().int().min(0),
+  byStatus: z.strictObject({
+    pending: z.number().int().min(0),
+    online: z.number().int().min(0),
+    stale: z.number().int().min(0),
+    offline: z.number().int().min(0),
+    revoked: z.number().int().min(0),
+  }),
+  sync: z.strictObject({
+    /** sites by the sync status of their latest heartbeat (idle, syncing, synced, degraded, failed) */
+    byStatus: Counts,
+    /** sites whose applied revision is their desired revision */
+    converged: z.number().int().min(0),
+    /** sites with a desired state they have not applied yet */
+    behind: z.number().int().min(0),
+  }),
+  /** component -> version -> number of sites reporting it in their latest heartbeat */
+  versions: z.record(z.string(), Counts),
+  generatedAt: z.iso.datetime(),
+});
+export type FleetView = z.infer<typeof FleetView>;
+
+/** An ISO time with offset, e.g. 2026-01-02T03:04:05Z or 2026-01-02T04:04:05+01:00 */
+const IsoTime = z.iso.datetime({ offset: true });
+
+/** Query of `GET /v1/telemetry/{name}` (strings, as they come from a URL). */
+export const TelemetryQuery = z
+  .strictObject({
+    from: IsoTime.optional().describe('start of the range (inclusive); default: one hour before `to`'),
+    to: IsoTime.optional().describe('end of the range (exclusive); default: now'),
+    kind: Name.optional().describe('only this kind, e.g. heartbeat or sync'),
+    limit: z.coerce.number().int().min(1).max(1_000).optional().describe('most records returned (1..1000) @default 100'),
+  })
+  .refine((q) => q.from === undefined || q.to === undefined || Date.parse(q.from) <= Date.parse(q.to), {
+    message: '"from" must not be after "to"',
+    path: ['from'],
+  });
+export type TelemetryQuery = z.infer<typeof TelemetryQuery>;
+
+export const TelemetryRecord = z.strictObject({
+  satellite: SatelliteName,
+  kind: z.string(),
+  at: z.iso.datetime(),
+  /** the message id the site gave it (its OUTBOX dedupe id) */
+  msgId: z.string(),
+  receivedAt: z.iso.datetime(),
+  body: z.unknown(),
+});
+export type TelemetryRecord = z.infer<typeof TelemetryRecord>;
+
+/** Records in time order, oldest first; `truncated` when `limit` cut the range short (ask again from the last `at`). */
+export const TelemetryPage = z.strictObject({
+  satellite: SatelliteName,
+  from: z.iso.datetime(),
+  to: z.iso.datetime(),
+  items: z.array(TelemetryRecord),
+  truncated: z.boolean(),
+});
+export type TelemetryPage = z.infer<typeof TelemetryPage>;
+
+const ImageRef = z.strictObject({ repository: Repository, digest: Digest });
+
+/** `GET /v1/images` */
+export const ImagesView = z.strictObject({
+  /** every image a site holds or should hold */
+  images: z.array(
+    ImageRef.extend({
+      tags: z.array(z.string()),
+      /** sites that reported holding it */
+      sites: z.array(SatelliteName),
+      /** sites whose desired state names it */
+      desiredBy: z.array(SatelliteName),
+      /** sites whose desired state names it and that do not hold it */
+      missingAt: z.array(SatelliteName),
+    }),
+  ),
+  sites: z.array(
+    z.strictObject({
+      name: SatelliteName,
+      /** false until a heartbeat carried the site's full inventory */
+      inventoryKnown: z.boolean(),
+      images: z.number().int().min(0),
+      /** desired images the site does not hold (all of them when its inventory is unknown) */
+      missing: z.array(ImageRef.extend({ tag: z.string().optional() })),
+    }),
+  ),
+  generatedAt: z.iso.datetime(),
+});
+export type ImagesView = z.infer<typeof ImagesView>;
+
+/** Query of `GET /v1/stream/telemetry`. */
+export const TelemetryStreamQuery = z.strictObject({
+  satellite: SatelliteName.optional(),
+  kind: Name.optional(),
+  /** resume after this event id when the client cannot send a Last-Event-ID header */
+  lastEventId: z.string().regex(/^\d{1,15}$/, 'must be an event id (a stream sequence number)').optional(),
+});
+export type TelemetryStreamQuery = z.infer<typeof TelemetryStreamQuery>;
+
+/** `data:` of one SSE event; its `id:` is `seq`, the TELEMETRY stream sequence, and its `event:` the kind. */
+export const TelemetryStreamEvent = z.strictObject({
+  seq: z.number().int().positive(),
+  satellite: SatelliteName,
+  kind: z.string(),
+  body: z.unknown(),
+});
+export type TelemetryStreamEvent = z.infer<typeof TelemetryStreamEvent>;

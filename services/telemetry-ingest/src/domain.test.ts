@@ -1,0 +1,158 @@
+import { describe, expect, it } from 'vitest';
+import type { Heartbeat } from '@uplink/contracts';
+import { isInvalidMessage } from '@uplink/bus';
+import { MicroBatcher } from './batcher.js';
+import { imagesReport } from './images.js';
+import { DAY_MS, daysToPrepare, partitionDay, partitionName, partitionsToDrop, retentionStart } from './partitions.js';
+import { latestPerSatellite, messageIdOf, toRecord } from './records.js';
+import { liveness, satelliteStatus } from './status.js';
+
+const rules = { staleAfterIntervals: 3, offlineAfterMs: 600_000 };
+const d = (c: string) => 'sha256:' + c.repeat(64);
+
+function heartbeat(satellite: string, at: string, extra: Partial<Heartbeat> = {}): Heartbeat {
+  return {
+    satellite, at, seq: 1, bootId: 'b', intervalSeconds: 30, uptimeSeconds: 1, cpuPercent: 1,
+    memory: { usedBytes: 1, totalBytes: 2 }, disk: { usedBytes: 1, freeBytes: 1 }, versions: { satellite: '1.0.0' },
+    applied: null, inventory: { hash: 'h' }, sync: { status: 'idle', ready: 0, total: 0, failed: 0, lastSyncAt: null },
+    link: { connected: true, lastContactAt: null }, outbox: { messages: 0, bytes: 0, dropped: 0 }, ...extra,
+  };
+}
+
+describe('status rules', () => {
+  it('is online within 3 intervals, stale after, offline after the offline limit', () => {
+    const now = 1_000_000_000;
+    expect(liveness(now - 89_000, 30, now, rules)).toBe('online');
+    expect(liveness(now - 91_000, 30, now, rules)).toBe('stale');
+    expect(liveness(now - 601_000, 30, now, rules)).toBe('offline');
+    // a long interval: offline comes before stale would
+    expect(liveness(now - 700_000, 300, now, rules)).toBe('offline');
+  });
+
+  it('says revoked before anything, pending before the first heartbeat', () => {
+    expect(satelliteStatus({ revoked: true, last: { atMs: 0, intervalSeconds: 30 } }, 0, rules)).toBe('revoked');
+    expect(satelliteStatus({ revoked: false, last: undefined }, 0, rules)).toBe('pending');
+  });
+});
+
+describe('partitions', () => {
+  it('names UTC days and reads them back', () => {
+    const day = Date.UTC(2026, 0, 31);
+    expect(partitionName(day + 5_000)).toBe('telemetry_p20260131');
+    expect(partitionDay('telemetry_p20260131')).toBe(day);
+    expect(partitionDay('telemetry_p20260231')).toBeUndefined();
+    expect(partitionDay('telemetry')).toBeUndefined();
+  });
+
+  it('prepares yesterday to days ahead and drops only whole days past the retention', () => {
+    const now = Date.UTC(2026, 0, 31, 12);
+    expect(daysToPrepare(now, 2).map(partitionName)).toEqual(['telemetry_p20260130', 'telemetry_p20260131', 'telemetry_p20260201', 'telemetry_p20260202']);
+    expect(retentionStart(now, 30)).toBe(Date.UTC(2026, 0, 1));
+    expect(partitionsToDrop(['telemetry_p20251231', 'telemetry_p20260101', 'other', 'telemetry_p20251230'], now, 30)).toEqual([
+      'telemetry_p20251230',
+      'telemetry_p20251231',
+    ]);
+    expect(DAY_MS).toBe(86_400_000);
+  });
+});
+
+describe('records', () => {
+  const opts = { nowMs: Date.parse('2026-01-31T12:00:00Z'), maxClockSkewMs: 3_600_000 };
+
+  it('keys a message by its outbox id, else by a hash stable across re-forwarding', () => {
+    const hb = heartbeat('edge-01', '2026-01-31T11:00:00Z');
+    expect(toRecord('uplink.telemetry.edge-01.heartbeat', hb, 'm-1', opts)).toMatchObject({ satellite: 'edge-01', kind: 'heartbeat', msgId: 'm-1' });
+    const a = messageIdOf(undefined, 'uplink.telemetry.edge-01.heartbeat', hb);
+    expect(a).toBe(messageIdOf(undefined, 'uplink.telemetry.edge-01.heartbeat', { ...hb }));
+    expect(a).not.toBe(messageIdOf(undefined, 'uplink.telemetry.edge-01.heartbeat', { ...hb, seq: 2 }));
+  });
+
+  it('refuses a body of another satellite and a time far in the future, as invalid', () => {
+    const wrongSite = () => toRecord('uplink.telemetry.edge-02.heartbeat', heartbeat('edge-01', '2026-01-31T11:00:00Z'), 'm', opts);
+    expect(wrongSite).toThrow(/names satellite "edge-01"/);
+    try {
+      toRecord('uplink.telemetry.edge-01.heartbeat', heartbeat('edge-01', '2026-02-02T00:00:00Z'), 'm', opts);
+      expect.unreachable();
+    } catch (err) {
+      expect(isInvalidMessage(err)).toBe(true);
+      expect((err as Error).message).toMatch(/in the future/);
+    }
+  });
+
+  it('keeps the newest heartbeat per site and the newest full inventory, sorted by site', () => {
+    const img = (c: string) => [{ repository: 'app/web', digest: d(c), sizeBytes: 1 }];
+    const latest = latestPerSatellite([
+      { heartbeat: heartbeat('b', '2026-01-31T11:00:02Z', { inventory: { hash: 'x', images: img('a') } }), receivedAtMs: Infinity },
+      { heartbeat: heartbeat('b', '2026-01-31T11:00:03Z'), receivedAtMs: Infinity },
+      { heartbeat: heartbeat('a', '2026-01-31T11:00:01Z', { intervalSeconds: 5 }), receivedAtMs: Infinity },
+      { heartbeat: heartbeat('b', '2026-01-31T11:00:01Z', { inventory: { hash: 'y', images: img('b') } }), receivedAtMs: Infinity },
+      // dated in the future by the site's clock: counts as received
+      { heartbeat: heartbeat('c', '2026-01-31T12:30:00Z'), receivedAtMs: opts.nowMs },
+    ]);
+    expect(latest.map((l) => l.satellite)).toEqual(['a', 'b', 'c']);
+    expect(latest[0]!.intervalSeconds).toBe(5);
+    expect(latest[1]!.heartbeat.at).toBe('2026-01-31T11:00:03Z');
+    expect(latest[1]!.inventory?.images[0]?.digest).toBe(d('a'));
+    expect(latest[2]!.atMs).toBe(opts.nowMs);
+  });
+});
+
+describe('images report', () => {
+  it('lists holders of each image and what each site misses', () => {
+    const view = imagesReport(
+      [
+        { name: 'edge-02', inventory: [{ repository: 'app/web', digest: d('a'), tag: '1.0' }], desired: [{ repository: 'app/web', digest: d('a') }, { repository: 'app/db', digest: d('b') }] },
+        { name: 'edge-01', inventory: null, desired: [{ repository: 'app/web', digest: d('a'), tag: '1.0' }] },
+        { name: 'edge-03', inventory: [{ repository: 'app/old', digest: d('c') }], desired: [] },
+      ],
+      0,
+    );
+    expect(view.images).toEqual([
+      { repository: 'app/db', digest: d('b'), tags: [], sites: [], desiredBy: ['edge-02'], missingAt: ['edge-02'] },
+      { repository: 'app/old', digest: d('c'), tags: [], sites: ['edge-03'], desiredBy: [], missingAt: [] },
+      { repository: 'app/web', digest: d('a'), tags: ['1.0'], sites: ['edge-02'], desiredBy: ['edge-01', 'edge-02'], missingAt: ['edge-01'] },
+    ]);
+    expect(view.sites).toEqual([
+      { name: 'edge-01', inventoryKnown: false, images: 0, missing: [{ repository: 'app/web', digest: d('a'), tag: '1.0' }] },
+      { name: 'edge-02', inventoryKnown: true, images: 1, missing: [{ repository: 'app/db', digest: d('b') }] },
+      { name: 'edge-03', inventoryKnown: true, images: 1, missing: [] },
+    ]);
+  });
+});
+
+describe('micro-batcher', () => {
+  it('writes full batches at once, partial ones after the wait, and settles each item with its outcome', async () => {
+    const batches: number[][] = [];
+    const b = new MicroBatcher<number>({
+      maxSize: 3,
+      maxWaitMs: 10,
+      write: async (items) => {
+        batches.push(items);
+        return items.map((i) => (i === 4 ? new Error('bad four') : undefined));
+      },
+    });
+    const results = await Promise.allSettled([1, 2, 3, 4, 5].map((i) => b.add(i)));
+    expect(batches).toEqual([[1, 2, 3], [4, 5]]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+  });
+
+  it('rejects every item of a failed batch and keeps at most maxConcurrent writes running', async () => {
+    let running = 0;
+    let most = 0;
+    const b = new MicroBatcher<number>({
+      maxSize: 2,
+      maxWaitMs: 1,
+      maxConcurrent: 2,
+      write: async (items) => {
+        most = Math.max(most, ++running);
+        await new Promise((r) => setTimeout(r, 5));
+        running--;
+        if (items.includes(7)) throw new Error('db down');
+      },
+    });
+    const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => b.add(i)));
+    await b.flush();
+    expect(most).toBe(2);
+    expect(results.filter((r) => r.status === 'rejected')).toHaveLength(2);
+  });
+});

@@ -1,0 +1,134 @@
+// The write path: each consumed message is checked, queued in a micro-batch and resolved once its
+// batch is committed to Postgres and the sites' latest status is in Redis; the consumer runner acks it
+// then. Rows are keyed by (satellite, at, message id), so redelivered and re-forwarded messages are
+// skipped by the insert itself, however late they come.
+import { InvalidMessageError, RetryableError, type MessageContext } from '@uplink/bus';
+import type { Heartbeat, SyncEvent } from '@uplink/contracts';
+import type { Logger } from '@uplink/observability';
+import { MicroBatcher } from './batcher.js';
+import type { IngestMetrics } from './metrics.js';
+import { dayOf, retentionStart } from './partitions.js';
+import { latestPerSatellite, toRecord, type TelemetryRecord } from './records.js';
+import type { StatusCache } from './status-cache.js';
+import { isBadData, isMissingPartition, type TelemetryStore } from './store.js';
+
+export interface IngestOptions {
+  batchMax: number;
+  batchWaitMs: number;
+  maxClockSkewMs: number;
+  retentionDays: number;
+}
+
+interface Item {
+  record: TelemetryRecord;
+  heartbeat: Heartbeat | undefined;
+  receivedAtMs: number;
+}
+
+export class TelemetryIngest {
+  private readonly batcher: MicroBatcher<Item>;
+
+  constructor(
+    private readonly store: TelemetryStore,
+    private readonly cache: StatusCache,
+    private readonly metrics: IngestMetrics,
+    private readonly log: Logger,
+    private readonly opts: IngestOptions,
+  ) {
+    this.batcher = new MicroBatcher<Item>({ maxSize: opts.batchMax, maxWaitMs: opts.batchWaitMs, write: (items) => this.writeBatch(items) });
+  }
+
+  async heartbeat(body: Heartbeat, ctx: MessageContext): Promise<void> {
+    await this.add(body, ctx, body);
+  }
+
+  async syncEvent(body: SyncEvent, ctx: MessageContext): Promise<void> {
+    await this.add(body, ctx, undefined);
+  }
+
+  /** Write what is queued (on shutdown, after the consumers stopped). */
+  flush(): Promise<void> {
+    return this.batcher.flush();
+  }
+
+  private add(body: { satellite: string; at: string }, ctx: MessageContext, heartbeat: Heartbeat | undefined): Promise<void> {
+    const now = Date.now();
+    const record = toRecord(ctx.subject, body, ctx.msgId, { nowMs: now, maxClockSkewMs: this.opts.maxClockSkewMs });
+    return this.batcher.add({ record, heartbeat, receivedAtMs: now });
+  }
+
+  private async writeBatch(items: Item[]): Promise<(Error | undefined)[]> {
+    const started = performance.now();
+    const keepFrom = retentionStart(Date.now(), this.opts.retentionDays);
+    const outcomes: (Error | undefined)[] = new Array<Error | undefined>(items.length).fill(undefined);
+    const fresh: Item[] = [];
+    for (const item of items) {
+      if (dayOf(item.record.atMs) >= keepFrom) fresh.push(item);
+      else this.metrics.expired.inc({ kind: item.record.kind });
+    }
+    this.metrics.batchSize.observe(items.length);
+    if (fresh.length === 0) return outcomes;
+    const latest = latestPerSatellite(fresh.flatMap((i) => (i.heartbeat ? [{ heartbeat: i.heartbeat, receivedAtMs: i.receivedAtMs }] : [])));
+    try {
+      await this.store.ensurePartitions(fresh.map((i) => dayOf(i.record.atMs)));
+      const { inserted } = await this.store.write(
+        fresh.map((i) => i.record),
+        latest,
+      );
+      this.count(fresh, inserted);
+    } catch (err) {
+      if (isBadData(err) && fresh.length > 1) return this.writeOneByOne(items, keepFrom);
+      throw this.retryable(err);
+    }
+    await this.cache.update(latest);
+    this.metrics.batchSeconds.observe((performance.now() - started) / 1000);
+    return outcomes;
+  }
+
+  /** A batch held a row Postgres refuses: write each alone, so only the bad ones are dead-lettered. */
+  private async writeOneByOne(items: Item[], keepFrom: number): Promise<(Error | undefined)[]> {
+    const outcomes: (Error | undefined)[] = [];
+    for (const item of items) {
+      if (dayOf(item.record.atMs) < keepFrom) {
+        outcomes.push(undefined);
+        continue;
+      }
+      const latest = item.heartbeat ? latestPerSatellite([{ heartbeat: item.heartbeat, receivedAtMs: item.receivedAtMs }]) : [];
+      try {
+        const { inserted } = await this.store.write([item.record], latest);
+        this.count([item], inserted);
+        await this.cache.update(latest);
+        outcomes.push(undefined);
+      } catch (err) {
+        if (isBadData(err)) {
+          outcomes.push(new InvalidMessageError(`postgres refused the message: ${(err as Error).message}`, { cause: err }));
+        } else {
+          outcomes.push(this.retryable(err));
+        }
+      }
+    }
+    return outcomes;
+  }
+
+  private count(items: Item[], inserted: Map<string, number>) {
+    const kinds = new Map<string, number>();
+    for (const i of items) kinds.set(i.record.kind, (kinds.get(i.record.kind) ?? 0) + 1);
+    for (const [kind, n] of kinds) {
+      const stored = inserted.get(kind) ?? 0;
+      if (stored > 0) this.metrics.stored.inc({ kind }, stored);
+      if (n > stored) this.metrics.duplicates.inc({ kind }, n - stored);
+    }
+  }
+
+  private retryable(err: unknown): RetryableError {
+    const message = (err as Error).message;
+    if (isMissingPartition(err)) {
+      this.store.forgetPartitions();
+      this.metrics.writeErrors.inc({ reason: 'partition' });
+    } else {
+      this.metrics.writeErrors.inc({ reason: 'postgres' });
+    }
+    this.log.warn({ err: message }, 'telemetry batch not stored; its messages will be redelivered');
+    return new RetryableError(`storing telemetry failed: ${message}`, { cause: err });
+  }
+}

@@ -1,0 +1,155 @@
+// The reads behind the RPC methods: one site's status, the fleet summary, stored telemetry, images.
+import {
+  ErrorCode,
+  UplinkError,
+  type FleetView,
+  type Heartbeat,
+  type ImagesView,
+  type SatelliteStatusView,
+  type TelemetryPage,
+  type TelemetryQuery,
+} from '@uplink/contracts';
+import type { Pool } from '@uplink/db';
+import type { Logger } from '@uplink/observability';
+import { imagesReport, type SiteImages } from './images.js';
+import type { StatusCache } from './status-cache.js';
+import { livenessSql, satelliteStatus, type StatusRules } from './status.js';
+
+const HOUR_MS = 3_600_000;
+
+function notFound(name: string): UplinkError {
+  return new UplinkError(ErrorCode.SATELLITE_NOT_FOUND, `satellite "${name}" does not exist`, { details: { satellite: name } });
+}
+
+export class TelemetryQueries {
+  constructor(
+    private readonly pool: Pool,
+    private readonly cache: StatusCache,
+    private readonly rules: StatusRules,
+    private readonly log: Logger,
+  ) {}
+
+  /** ARCHITECTURE §7 status of a registered satellite: the latest heartbeat from Redis, else Postgres. */
+  async status(name: string): Promise<SatelliteStatusView> {
+    const sat = await this.pool.query<{ revoked: boolean }>('SELECT revoked_at IS NOT NULL AS revoked FROM satellites WHERE name = $1', [name]);
+    const row = sat.rows[0];
+    if (!row) throw notFound(name);
+    let latest: { atMs: number; intervalSeconds: number; heartbeat: Heartbeat } | undefined;
+    try {
+      latest = await this.cache.get(name);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message, satellite: name }, 'redis unavailable; reading status from postgres');
+    }
+    if (!latest) {
+      const { rows } = await this.pool.query<{ at_ms: string; interval_seconds: number; heartbeat: Heartbeat }>(
+        `SELECT (extract(epoch FROM last_heartbeat_at) * 1000)::bigint AS at_ms, interval_seconds, heartbeat
+         FROM satellite_status WHERE satellite = $1`,
+        [name],
+      );
+      const r = rows[0];
+      if (r) latest = { atMs: Number(r.at_ms), intervalSeconds: r.interval_seconds, heartbeat: r.heartbeat };
+    }
+    return {
+      name,
+      status: satelliteStatus({ revoked: row.revoked, last: latest }, Date.now(), this.rules),
+      lastHeartbeatAt: latest ? new Date(latest.atMs).toISOString() : null,
+      heartbeat: latest?.heartbeat ?? null,
+    };
+  }
+
+  /** Counts over the registered fleet, evaluated now. */
+  async fleet(): Promise<FleetView> {
+    const params = [this.rules.staleAfterIntervals, this.rules.offlineAfterMs / 1000];
+    const status = `CASE WHEN s.revoked_at IS NOT NULL THEN 'revoked' WHEN st.satellite IS NULL THEN 'pending'
+      ELSE ${livenessSql('st', '$1::float8', '$2::float8')} END`;
+    const [byStatus, sync, versions] = await Promise.all([
+      this.pool.query<{ status: string; n: string }>(
+        `SELECT ${status} AS status, count(*) AS n
+         FROM satellites s LEFT JOIN satellite_status st ON st.satellite = s.name GROUP BY 1`,
+        params,
+      ),
+      this.pool.query<{ sync: string | null; converged: string; behind: string; n: string }>(
+        `SELECT st.heartbeat->'sync'->>'status' AS sync,
+                count(*) FILTER (WHERE ss.revision IS NOT NULL AND (st.heartbeat->'applied'->>'revision')::bigint = ss.revision) AS converged,
+                count(*) FILTER (WHERE ss.revision IS NOT NULL AND (st.heartbeat->'applied'->>'revision')::bigint IS DISTINCT FROM ss.revision) AS behind,
+                count(*) AS n
+         FROM satellites s
+         JOIN satellite_status st ON st.satellite = s.name
+         LEFT JOIN satellite_states ss ON ss.satellite = s.name
+         WHERE s.revoked_at IS NULL
+         GROUP BY 1`,
+      ),
+      this.pool.query<{ component: string; version: string; n: string }>(
+        `SELECT v.key AS component, v.value AS version, count(*) AS n
+         FROM satellites s
+         JOIN satellite_status st ON st.satellite = s.name,
+         LATERAL jsonb_each_text(COALESCE(st.heartbeat->'versions', '{}'::jsonb)) v
+         WHERE s.revoked_at IS NULL
+         GROUP BY 1, 2`,
+      ),
+    ]);
+    const view: FleetView = {
+      total: 0,
+      byStatus: { pending: 0, online: 0, stale: 0, offline: 0, revoked: 0 },
+      sync: { byStatus: {}, converged: 0, behind: 0 },
+      versions: {},
+      generatedAt: new Date().toISOString(),
+    };
+    for (const r of byStatus.rows) {
+      view.byStatus[r.status as keyof FleetView['byStatus']] = Number(r.n);
+      view.total += Number(r.n);
+    }
+    for (const r of sync.rows) {
+      if (r.sync) view.sync.byStatus[r.sync] = Number(r.n);
+      view.sync.converged += Number(r.converged);
+      view.sync.behind += Number(r.behind);
+    }
+    for (const r of versions.rows) (view.versions[r.component] ??= {})[r.version] = Number(r.n);
+    return view;
+  }
+
+  /** Stored telemetry of one site in a time range, oldest first. */
+  async telemetry(satellite: string, q: TelemetryQuery): Promise<TelemetryPage> {
+    const exists = await this.pool.query('SELECT 1 FROM satellites WHERE name = $1', [satellite]);
+    if (!exists.rowCount) throw notFound(satellite);
+    const to = q.to ? Date.parse(q.to) : Date.now();
+    const from = q.from ? Date.parse(q.from) : to - HOUR_MS;
+    const limit = q.limit ?? 100;
+    const { rows } = await this.pool.query<{ kind: string; at: Date; msg_id: string; received_at: Date; body: unknown }>(
+      `SELECT kind, at, msg_id, received_at, body FROM telemetry
+       WHERE satellite = $1 AND at >= $2 AND at < $3 AND ($4::text IS NULL OR kind = $4)
+       ORDER BY at, msg_id LIMIT $5`,
+      [satellite, new Date(from), new Date(to), q.kind ?? null, limit + 1],
+    );
+    return {
+      satellite,
+      from: new Date(from).toISOString(),
+      to: new Date(to).toISOString(),
+      items: rows.slice(0, limit).map((r) => ({
+        satellite,
+        kind: r.kind,
+        at: r.at.toISOString(),
+        msgId: r.msg_id,
+        receivedAt: r.received_at.toISOString(),
+        body: r.body,
+      })),
+      truncated: rows.length > limit,
+    };
+  }
+
+  /** Images held by each registered site against the artifacts of its desired state. */
+  async images(): Promise<ImagesView> {
+    const { rows } = await this.pool.query<{ name: string; inventory: SiteImages['inventory']; desired: SiteImages['desired'] | null }>(
+      `SELECT s.name, st.inventory, ss.document->'artifacts' AS desired
+       FROM satellites s
+       LEFT JOIN satellite_status st ON st.satellite = s.name
+       LEFT JOIN satellite_states ss ON ss.satellite = s.name
+       WHERE s.revoked_at IS NULL
+       ORDER BY s.name`,
+    );
+    return imagesReport(
+      rows.map((r) => ({ name: r.name, inventory: r.inventory ?? null, desired: Array.isArray(r.desired) ? r.desired : [] })),
+      Date.now(),
+    );
+  }
+}

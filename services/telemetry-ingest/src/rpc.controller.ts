@@ -1,0 +1,50 @@
+// `uplink.rpc.telemetry.*` (core NATS request/reply, queue group "telemetry"): the fleet reads the
+// gateway serves. Every reply is an RpcReply envelope; a bad request is VALIDATION_FAILED.
+import { Controller, Inject } from '@nestjs/common';
+import { MessagePattern, Payload, Transport } from '@nestjs/microservices';
+import type { z } from 'zod';
+import { parseOrThrow, rpcError, rpcMethods, rpcOk, rpcSubject, UplinkError, type RpcReply } from '@uplink/contracts';
+import type { Logger } from '@uplink/observability';
+import type { TelemetryQueries } from './queries.js';
+import { LOGGER, QUERIES } from './tokens.js';
+
+const methods = rpcMethods.telemetry;
+type Method = keyof typeof methods;
+
+@Controller()
+export class TelemetryRpcController {
+  constructor(
+    @Inject(QUERIES) private readonly queries: TelemetryQueries,
+    @Inject(LOGGER) private readonly log: Logger,
+  ) {}
+
+  @MessagePattern(rpcSubject('telemetry', 'getStatus'), Transport.NATS)
+  getStatus(@Payload() req: unknown) {
+    return this.answer('getStatus', req, (r) => this.queries.status(r.name));
+  }
+
+  @MessagePattern(rpcSubject('telemetry', 'fleet'), Transport.NATS)
+  fleet(@Payload() req: unknown) {
+    return this.answer('fleet', req, () => this.queries.fleet());
+  }
+
+  @MessagePattern(rpcSubject('telemetry', 'query'), Transport.NATS)
+  query(@Payload() req: unknown) {
+    return this.answer('query', req, (r) => this.queries.telemetry(r.satellite, r.query));
+  }
+
+  @MessagePattern(rpcSubject('telemetry', 'images'), Transport.NATS)
+  images(@Payload() req: unknown) {
+    return this.answer('images', req, () => this.queries.images());
+  }
+
+  private async answer<M extends Method, T>(method: M, raw: unknown, fn: (req: z.infer<(typeof methods)[M]>) => Promise<T>): Promise<RpcReply<T>> {
+    try {
+      const req = parseOrThrow(methods[method], raw ?? {}, `${method} request`) as z.infer<(typeof methods)[M]>;
+      return rpcOk(await fn(req));
+    } catch (err) {
+      if (!(err instanceof UplinkError)) this.log.error({ err, method }, 'rpc failed');
+      return rpcError(err);
+    }
+  }
+}
