@@ -18,6 +18,8 @@ export interface MessageContext {
   deliveryCount: number;
   msgId: string | undefined;
   headers: MsgHdrs | undefined;
+  /** the body exactly as received (e.g. to check a signature over its bytes) */
+  data: Uint8Array;
   /** extend the ack deadline for a long handler */
   working(): void;
 }
@@ -98,6 +100,7 @@ export function runConsumer<T extends MessageType>(opts: ConsumerRunnerOptions<T
       deliveryCount: m.info.deliveryCount,
       msgId: m.headers?.get('Nats-Msg-Id') || undefined,
       headers: m.headers,
+      data: m.data,
       working: () => m.working(),
     };
     const traceCtx = extractTraceContext((k) => m.headers?.get(k) || undefined);
