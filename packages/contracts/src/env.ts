@@ -69,6 +69,21 @@ export const SatelliteEnv = CommonEnv.extend({
   RUNTIME_ROOT: z.string().default('/').describe('root under which runtime mirror config is written'),
 });
 
+export const ForwarderEnv = CommonEnv.extend({
+  SATELLITE_NAME: SatelliteName.describe('this site name (required)'),
+  HUB_DOMAIN: z.string().default('hub').describe('JetStream domain of the hub; a PubAck from another domain is refused'),
+  LEAF_MONITOR_URL: z.string().optional().describe('monitoring URL of the site leaf server; forwarding resumes as soon as the WAN link is back'),
+  DRAIN_RATE: z.coerce.number().int().min(1).default(2_000).describe('most messages forwarded per second (bounds the catch-up after an outage)'),
+  BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(500).describe('messages published at once before their PubAcks are awaited'),
+  OUTBOX_MAX_BYTES: z.coerce.number().int().min(1).max(512 * 1024 ** 2).default(512 * 1024 ** 2).describe('bytes queued in OUTBOX and OUTBOX_RESULTS together; the oldest telemetry is dropped above it'),
+  OUTBOX_MAX_AGE_S: z.coerce.number().min(0).default(7 * 86_400).describe('queued telemetry older than this is dropped (0 = no limit)'),
+  OUTBOX_CHECK_INTERVAL_MS: z.coerce.number().int().min(10).default(1_000).describe('how often the OUTBOX limits are enforced and its depth read'),
+  PUBLISH_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000).describe('how long a forwarded message waits for the hub PubAck'),
+  BACKOFF_MAX_MS: z.coerce.number().int().positive().default(30_000).describe('longest wait between attempts while the hub is unreachable'),
+  STATUS_HOST: z.string().default('127.0.0.1').describe('address of /healthz, /stats, /metrics'),
+  STATUS_PORT: port.default(5052).describe('port of /healthz, /stats, /metrics'),
+});
+
 const nkeySeed = z.string().regex(/^S[A-Z][A-Z2-7]{56}$/, 'must be an nkey seed: "S", a role letter and 56 base32 characters');
 const nkeyPublic = z.string().regex(/^[A-Z][A-Z2-7]{55}$/, 'must be an nkey public key: a role letter and 55 base32 characters');
 
@@ -98,6 +113,7 @@ export const envSchemas = {
   satellite: SatelliteEnv,
   command: CommandEnv,
   executor: ExecutorEnv,
+  forwarder: ForwarderEnv,
 } as const;
 
 export class ConfigError extends Error {

@@ -36,7 +36,7 @@ export {
 export { hubStreams, siteStreams, hubDurables, siteDurables, consumer } from './streams.js';
 export { SCHEMA_HEADER, SIGNATURE_HEADER, StateApplied, messageSchemas, schemaHeader, decodeMessage } from './messages.js';
 export { ErrorCode, httpStatusOf, UplinkError, validationError, parseOrThrow, rpcOk, rpcError } from './errors.js';
-export { CommonEnv, GatewayEnv, DbEnv, RegistrationEnv, StatePublisherEnv, TelemetryIngestEnv, SatelliteEnv, CommandEnv, ExecutorEnv, envSchemas, ConfigError, loadEnv } from './env.js';
+export { CommonEnv, GatewayEnv, DbEnv, RegistrationEnv, StatePublisherEnv, TelemetryIngestEnv, SatelliteEnv, CommandEnv, ExecutorEnv, ForwarderEnv, envSchemas, ConfigError, loadEnv } from './env.js';
 
 export type { StreamSpec, ConsumerSpec, DurableSpec } from './streams.js';
 export type { MessageType, MessageOf, DecodeResult } from './messages.js';

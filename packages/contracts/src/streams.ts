@@ -1,5 +1,6 @@
 // Stream and consumer specs as data (ARCHITECTURE §3). packages/bus provisions them idempotently.
 import { subjects } from './subjects.js';
+import { TelemetryKind } from './telemetry.js';
 
 const SECOND_NS = 1_000_000_000;
 const DAY_NS = 86_400 * SECOND_NS;
@@ -69,7 +70,19 @@ export const hubStreams = {
   DEAD: stream({ name: 'DEAD', subjects: ['uplink.dead.>'], max_age: 30 * DAY_NS, description: 'dead-lettered messages with reasons' }),
 } as const satisfies Record<string, StreamSpec>;
 
-/** Streams on a site's leaf server (its own JetStream domain, named after the satellite). */
+/**
+ * Streams on a site's leaf server (its own JetStream domain, named after the satellite).
+ *
+ * The edge-to-cloud buffer is two work-queue streams: OUTBOX holds telemetry (one subject per
+ * telemetry kind) and OUTBOX_RESULTS holds command results (`uplink.outbox.<sat>.result`). Two
+ * streams because queued results are forwarded before queued telemetry and are never discarded to
+ * make room for it, which one stream with one limit cannot promise; the subjects are listed per kind
+ * because NATS refuses streams with overlapping subjects (OUTBOX cannot take `uplink.outbox.<sat>.>`).
+ * Work-queue retention deletes a message once the forwarder has acked it, so a stream's size is its
+ * backlog. The configured limits (bytes over both streams, age of telemetry) are enforced by the
+ * forwarder, which drops the oldest telemetry first and counts it; `outboxMaxBytes` is only a hard
+ * cap for when no forwarder runs.
+ */
 export function siteStreams(sat: string, opts: { outboxMaxBytes?: number } = {}) {
   return {
     STATE_LOCAL: stream({
@@ -81,9 +94,18 @@ export function siteStreams(sat: string, opts: { outboxMaxBytes?: number } = {})
     CMD_LOCAL: stream({ name: 'CMD_LOCAL', subjects: [subjects.localCmd(sat)], max_age: 7 * DAY_NS, description: 'commands for this site' }),
     OUTBOX: stream({
       name: 'OUTBOX',
-      subjects: [subjects.outboxAll(sat)],
+      subjects: TelemetryKind.options.map((kind) => subjects.outbox(sat, kind)),
+      retention: 'workqueue',
       max_bytes: opts.outboxMaxBytes ?? 512 * 1024 ** 2,
-      description: 'edge to cloud buffer',
+      description: 'edge to cloud buffer: telemetry',
+    }),
+    OUTBOX_RESULTS: stream({
+      name: 'OUTBOX_RESULTS',
+      subjects: [subjects.outbox(sat, 'result')],
+      retention: 'workqueue',
+      max_age: 7 * DAY_NS,
+      max_bytes: 64 * 1024 ** 2,
+      description: 'edge to cloud buffer: command results',
     }),
     DEAD: stream({ name: 'DEAD', subjects: ['uplink.dead.>'], max_age: 30 * DAY_NS, description: 'dead-lettered messages with reasons' }),
   } as const satisfies Record<string, StreamSpec>;
