@@ -1,5 +1,5 @@
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
-import { connect, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
+import { connect, headers as natsHeaders } from '@nats-io/transport-node';
 import { describe, expect, it } from 'vitest';
 import { ForwarderEnv, hubStreams, loadEnv, SCHEMA_HEADER, siteStreams, subjects, type SyncEvent } from '@uplink/contracts';
 import { jsFor, provisionStreams, publishToOutbox } from '@uplink/bus';
