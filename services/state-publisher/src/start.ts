@@ -79,6 +79,7 @@ export async function startStatePublisher(env: StatePublisherConfig, opts: Start
       name: 'state-publisher-rpc',
       maxReconnectAttempts: -1,
       reconnectTimeWait: 1_000,
+      waitOnFirstConnect: true,
       ...(env.NATS_CREDS ? { authenticator: credsAuthenticator(new Uint8Array(readFileSync(env.NATS_CREDS))) } : {}),
     });
     const events = new JetStreamTransport({ nc, logger: log, durables: hubDurables });

@@ -1,0 +1,19 @@
+// The Nest module: the RPC controller over one Registration built outside Nest.
+import { Module, type DynamicModule } from '@nestjs/common';
+import type { Logger } from '@uplink/observability';
+import { Registration } from './registration.js';
+import { LOGGER, RegistrationRpcController } from './rpc.controller.js';
+
+@Module({})
+export class RegistrationModule {
+  static with(registration: Registration, logger: Logger): DynamicModule {
+    return {
+      module: RegistrationModule,
+      controllers: [RegistrationRpcController],
+      providers: [
+        { provide: Registration, useValue: registration },
+        { provide: LOGGER, useValue: logger },
+      ],
+    };
+  }
+}

@@ -1,0 +1,89 @@
+// Start registration in this process: migrations, the Nest microservice on NATS request/reply
+// (`uplink.rpc.registration.*`, queue group "registration"), and a Nest client to the state-publisher.
+import 'reflect-metadata';
+import { readFileSync } from 'node:fs';
+import { NestFactory } from '@nestjs/core';
+import { ClientProxyFactory, Transport, type ClientProxy, type MicroserviceOptions } from '@nestjs/microservices';
+import { credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import { firstValueFrom, timeout } from 'rxjs';
+import type { z } from 'zod';
+import { rpcSubject, type RegistrationEnv, type RpcReply } from '@uplink/contracts';
+import { createPool, migrate, type Pool } from '@uplink/db';
+import { createLogger, type Logger } from '@uplink/observability';
+import { RegistrationModule } from './app.module.js';
+import { PinoNestLogger } from './nest-logger.js';
+import { Registration } from './registration.js';
+
+export type RegistrationConfig = z.infer<typeof RegistrationEnv>;
+
+export interface StartRegistrationOptions {
+  logger?: Logger;
+  /** how long a recompute request to the state-publisher may take @default 3_000 */
+  recomputeTimeoutMs?: number;
+}
+
+export interface RegistrationHandle {
+  registration: Registration;
+  pool: Pool;
+  /** the connection of the client to the state-publisher (for drainOnSignal) */
+  nc: NatsConnection;
+  close(): Promise<void>;
+}
+
+export async function startRegistration(env: RegistrationConfig, opts: StartRegistrationOptions = {}): Promise<RegistrationHandle> {
+  const log = opts.logger ?? createLogger({ service: 'registration', level: env.LOG_LEVEL });
+  const cleanups: (() => Promise<unknown>)[] = [];
+  const cleanup = async () => {
+    for (const fn of cleanups.reverse()) await fn().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'error while stopping'));
+  };
+  try {
+    const pool = createPool({ url: env.DATABASE_URL, max: env.DB_POOL_MAX, logger: log, applicationName: 'uplink-registration' });
+    cleanups.push(() => pool.end());
+    await migrate(pool, { logger: log });
+
+    const servers = env.NATS_URL.split(',').map((s) => s.trim());
+    const natsOptions = {
+      servers,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 1_000,
+      // NATS may come up after us: wait for it instead of failing the start
+      waitOnFirstConnect: true,
+      ...(env.NATS_CREDS ? { authenticator: credsAuthenticator(new Uint8Array(readFileSync(env.NATS_CREDS))) } : {}),
+    };
+    const statePublisher: ClientProxy = ClientProxyFactory.create({ transport: Transport.NATS, options: { ...natsOptions, name: 'registration-client' } });
+    cleanups.push(() => statePublisher.close());
+    await statePublisher.connect();
+    const nc = statePublisher.unwrap<NatsConnection>();
+    const recomputeTimeoutMs = opts.recomputeTimeoutMs ?? 3_000;
+    const registration = new Registration({
+      pool,
+      logger: log,
+      requestRecompute: async (satellites) => {
+        const reply = await firstValueFrom(
+          statePublisher.send<RpcReply<unknown>>(rpcSubject('state', 'recompute'), { satellites }).pipe(timeout({ first: recomputeTimeoutMs })),
+        );
+        if (!reply.ok) throw new Error(`${reply.error.code}: ${reply.error.message}`);
+      },
+    });
+
+    const app = await NestFactory.createMicroservice<MicroserviceOptions>(RegistrationModule.with(registration, log), {
+      transport: Transport.NATS,
+      options: { ...natsOptions, queue: 'registration', name: 'registration' },
+      logger: new PinoNestLogger(log),
+    });
+    await app.listen();
+    cleanups.push(() => app.close());
+    log.info('registration started');
+
+    let closing: Promise<void> | undefined;
+    return {
+      registration,
+      pool,
+      nc,
+      close: () => (closing ??= cleanup().then(() => log.info('registration stopped'))),
+    };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}
