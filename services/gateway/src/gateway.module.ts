@@ -9,6 +9,7 @@ import { credsAuthenticator } from '@nats-io/transport-node';
 import type { Logger } from '@uplink/observability';
 import type { GatewayConfig } from './env.js';
 import { BearerAuthGuard } from './auth.js';
+import { CommandsController } from './commands/commands.controller.js';
 import { ErrorFilter } from './error-filter.js';
 import { GroupsController } from './groups.controller.js';
 import { HealthController } from './health.controller.js';
@@ -17,7 +18,7 @@ import { RpcGateway } from './rpc-gateway.js';
 import { SatellitesController } from './satellites.controller.js';
 import { GATEWAY_ENV, GATEWAY_METRICS, LOGGER, NATS_CLIENT } from './tokens.js';
 
-export const controllers: Type[] = [HealthController, GroupsController, SatellitesController];
+export const controllers: Type[] = [HealthController, GroupsController, SatellitesController, CommandsController];
 
 export interface GatewayModuleDeps {
   env: GatewayConfig;
