@@ -3,7 +3,7 @@
 // satellites without a state by itself, should that request be lost); deleting one has the
 // state-publisher purge the satellite's desired state from the hub.
 import { ErrorCode, UplinkError, type RpcMethod, type RpcRequest, type Satellite } from '@uplink/contracts';
-import { withTransaction, type Pool } from '@uplink/db';
+import { SqlState, sqlState, withTransaction, type Pool } from '@uplink/db';
 import type { Logger } from '@uplink/observability';
 import * as store from './store.js';
 
@@ -48,7 +48,13 @@ export class Registration {
       if (!(await store.insertSatellite(c, req.name, labels))) {
         throw new UplinkError(ErrorCode.ALREADY_EXISTS, `a satellite named "${req.name}" already exists`);
       }
-      await store.assignGroups(c, req.name, groups);
+      try {
+        await store.assignGroups(c, req.name, groups);
+      } catch (err) {
+        // a group deleted since the check above
+        if (sqlState(err) === SqlState.FOREIGN_KEY_VIOLATION) throw new UplinkError(ErrorCode.GROUP_NOT_FOUND, 'a group was deleted meanwhile: try again', { cause: err });
+        throw err;
+      }
     });
     this.log.info({ satellite: req.name, groups }, 'satellite created');
     await this.recompute(req.name);

@@ -71,7 +71,7 @@ export async function startStatePublisher(env: StatePublisherConfig, opts: Start
     cleanups.push(() => resolver.close());
     const publication = createStatePublication({ pool, nc, logger: log, metrics });
     cleanups.push(() => publication.close());
-    const service = new StatePublisher({ pool, publication, resolver, logger: log, metrics });
+    const service = new StatePublisher({ pool, publication, resolver, logger: log, metrics, resolveDeadlineMs: env.UPSTREAM_TIMEOUT_MS });
 
     const rpc = new ServerNats({
       servers,

@@ -181,11 +181,14 @@ describe('state-publisher', () => {
     expect(s1.artifacts.map((a) => a.repository)).toEqual(['library/busybox', 'library/redis']);
     expect((await stateOnHub('chg-2'))?.revision).toBe(2);
 
+    // chg-1: 1, 2; chg-2: 1, 2 (the record is written once the publishing job is done)
+    const recorded = async () => (await db.query("SELECT count(*)::int AS n FROM published_states WHERE satellite LIKE 'chg-%'")).rows[0].n;
+    await waitFor(async () => (await recorded()) === 4, { what: 'four published revisions recorded' });
     const before = (await jsm.streams.info('STATE')).state.last_seq;
     const again = await ok('putGroup', { name: 'chg-a', body: changed });
     expect(again.affectedSatellites).toBe(0);
-    const published = await db.query("SELECT count(*)::int AS n FROM published_states WHERE satellite LIKE 'chg-%'");
-    expect(published.rows[0].n).toBe(4);
+    await ok('recompute', { satellites: ['chg-1', 'chg-2'] });
+    expect(await recorded()).toBe(4);
     expect((await jsm.streams.info('STATE')).state.last_seq).toBe(before);
   });
 
@@ -222,6 +225,24 @@ describe('state-publisher', () => {
     }, { what: 'moved and new tags published' });
     expect(s.revision).toBeGreaterThanOrEqual(2);
     expect((await ok('getGroup', { name: 'up' })).unresolved).toEqual([]);
+  });
+
+  it('answers within the upstream timeout when the upstream hangs, leaving the tags to the background', async () => {
+    const hanging = http.createServer(() => undefined); // accepts, never answers
+    const port = await freePort();
+    await new Promise<void>((r) => hanging.listen(port, '127.0.0.1', r));
+    try {
+      const tags = Array.from({ length: 48 }, (_, i) => `v${i}`);
+      const started = Date.now();
+      const reply = await ok('putGroup', { name: 'hang', body: { registry: `http://127.0.0.1:${port}`, artifacts: [{ repository: 'library/app', tags }] } });
+      expect(Date.now() - started).toBeLessThan(2_800); // 48 tags, 16 at a time, 1 s each would be 3 s
+      expect(reply.unresolved).toHaveLength(48);
+      expect(reply.resolved).toEqual([]);
+      await ok('deleteGroup', { name: 'hang' });
+    } finally {
+      hanging.closeAllConnections();
+      await new Promise<void>((r) => hanging.close(() => r()));
+    }
   });
 
   it('records applied reports and shows per-artifact status', async () => {

@@ -48,6 +48,11 @@ export interface StatePublisherOptions {
   metrics: StatePublisherMetrics;
   /** tag lookups at once @default 16 */
   resolveConcurrency?: number;
+  /**
+   * longest a putGroup waits for the upstream, over all its tags; tags not resolved by then are
+   * retried in the background @default 5_000
+   */
+  resolveDeadlineMs?: number;
 }
 
 async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
@@ -71,6 +76,7 @@ export class StatePublisher {
   private readonly log: Logger;
   private readonly metrics: StatePublisherMetrics;
   private readonly resolveConcurrency: number;
+  private readonly resolveDeadlineMs: number;
 
   constructor(opts: StatePublisherOptions) {
     this.pool = opts.pool;
@@ -79,13 +85,18 @@ export class StatePublisher {
     this.log = opts.logger;
     this.metrics = opts.metrics;
     this.resolveConcurrency = opts.resolveConcurrency ?? 16;
+    this.resolveDeadlineMs = opts.resolveDeadlineMs ?? 5_000;
   }
 
   // ── RPC methods ───────────────────────────────────────────────────────────────────────────────
 
   async putGroup({ name, body }: Req<'putGroup'>): Promise<GroupReply> {
     const registry = normalizeRegistryUrl(body.registry);
-    await this.resolveTags(tagsToResolve(body.artifacts).map((t) => ({ registry, ...t })));
+    // the operator waits for this reply: bound the whole lookup, the background loop does the rest
+    await this.resolveTags(
+      tagsToResolve(body.artifacts).map((t) => ({ registry, ...t })),
+      AbortSignal.timeout(this.resolveDeadlineMs),
+    );
     const { group, changed, unresolved } = await this.change(async (c, recompute) => {
       const known = await this.knownTags(c, [registry]);
       const { resolved, unresolved } = pinGroupArtifacts(body.registry, body.artifacts, known.get(registry) ?? new Map());
@@ -343,11 +354,12 @@ export class StatePublisher {
   }
 
   /** Look tags up upstream (bounded concurrency) and record every answer and failure. */
-  private async resolveTags(refs: (TagRef & { registry: string })[]): Promise<void> {
+  private async resolveTags(refs: (TagRef & { registry: string })[], signal?: AbortSignal): Promise<void> {
     if (refs.length === 0) return;
     const results = await mapLimit(refs, this.resolveConcurrency, async (r) => {
       try {
-        const digest = await this.resolver.resolve(r.registry, r.repository, r.tag);
+        if (signal?.aborted) throw new Error('the upstream did not answer in time; retrying in the background');
+        const digest = await this.resolver.resolve(r.registry, r.repository, r.tag, signal ? { signal } : {});
         this.metrics.tagResolutions.inc();
         return { ...r, digest };
       } catch (err) {

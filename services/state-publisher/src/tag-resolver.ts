@@ -6,7 +6,7 @@ import { normalizeRegistryUrl } from './desired-state.js';
 
 export interface TagResolver {
   /** the digest the tag points at now; rejects when the upstream cannot say */
-  resolve(registry: string, repository: string, tag: string): Promise<string>;
+  resolve(registry: string, repository: string, tag: string, opts?: { signal?: AbortSignal }): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -28,8 +28,8 @@ export function createTagResolver(opts: TagResolverOptions = {}): TagResolver {
       c = createRegistryClient({
         url,
         timeoutMs: opts.timeoutMs ?? 5_000,
-        // the background loop is the retry: one quick attempt, so an unreachable upstream costs little
-        retry: { retries: 1, baseMs: 100, maxMs: 500 },
+        // the background loop is the retry: one attempt, so an unreachable upstream costs one timeout
+        retry: { retries: 0 },
         ...(opts.credentials ? { credentials: opts.credentials } : {}),
         ...(opts.insecure ? { tls: { insecure: true } } : {}),
         ...(opts.logger ? { logger: opts.logger } : {}),
@@ -40,9 +40,9 @@ export function createTagResolver(opts: TagResolverOptions = {}): TagResolver {
     return c;
   };
   return {
-    async resolve(registry, repository, tag) {
+    async resolve(registry, repository, tag, o = {}) {
       try {
-        return (await clientFor(registry).resolve(repository, tag)).digest;
+        return (await clientFor(registry).resolve(repository, tag, o.signal ? { signal: o.signal } : {})).digest;
       } catch (err) {
         const reason = isOciError(err) ? `${err.code}: ${err.message}` : (err as Error).message;
         throw new Error(reason, { cause: err });
