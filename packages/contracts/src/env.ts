@@ -67,6 +67,13 @@ export const SatelliteEnv = CommonEnv.extend({
   REGISTRY_PORT: port.default(5050).describe('port of the local OCI registry'),
   CATCHUP_INTERVAL_S: z.coerce.number().positive().default(30).describe('how often the satellite checks the hub for a newer state'),
   RUNTIME_ROOT: z.string().default('/').describe('root under which runtime mirror config is written'),
+  DRIFT_CHECK_INTERVAL_S: z.coerce.number().min(0).default(300).describe('how often the content store is checked against the applied state and missing content repaired (0 = only on demand)'),
+  VERIFY_INTERVAL_S: z.coerce.number().min(0).default(86_400).describe('how often every stored blob is re-hashed and corrupt ones fetched again (0 = only on demand)'),
+  GC_GRACE_S: z.coerce.number().min(0).default(3_600).describe('content no longer desired is deleted only after this many seconds'),
+  SYNC_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4).describe('blobs downloaded at once'),
+  ARTIFACT_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4).describe('artifacts synced at once'),
+  SYNC_RETRY_MAX_S: z.coerce.number().positive().default(300).describe('longest wait between retries of a failing artifact'),
+  REGISTRY_CREDENTIALS: z.string().optional().describe('upstream registry credentials as JSON `{"<registry url or host>": {"username": "…", "password": "…"}}`'),
 });
 
 export const ForwarderEnv = CommonEnv.extend({

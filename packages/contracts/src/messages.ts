@@ -2,7 +2,7 @@
 // header ("desired-state/1"); a consumer accepts the versions it knows and dead-letters the rest.
 import { z } from 'zod';
 import { DesiredState } from './desired-state.js';
-import { Digest, SatelliteName } from './names.js';
+import { Digest, Repository, SatelliteName } from './names.js';
 import { Heartbeat, SyncEvent } from './telemetry.js';
 import { Command, CommandEvent, CommandResult } from './commands.js';
 
@@ -14,6 +14,11 @@ export const StateApplied = z.strictObject({
   revision: z.number().int().positive(),
   digest: Digest,
   at: z.iso.datetime(),
+  /** per-artifact sync status at the time of the report (absent from older satellites) */
+  artifacts: z
+    .array(z.strictObject({ repository: Repository, digest: Digest, status: z.string().max(32), error: z.string().max(1_000).optional() }))
+    .max(10_000)
+    .optional(),
 });
 export type StateApplied = z.infer<typeof StateApplied>;
 

@@ -27,6 +27,7 @@ export type {
   ContentStore,
   ContentStoreOptions,
   StoredManifest,
+  ManifestEntry,
   BlobRange,
   BlobReader,
   PutManifestOptions,

@@ -11,6 +11,8 @@ export interface ReplicateArtifact {
   repository: string;
   /** the manifest or index to copy, always pinned */
   digest: string;
+  /** the repository in the store @default `repository` */
+  storeRepository?: string;
   /** tag to point at it in the store */
   tag?: string;
   /** `os/arch[/variant]`: keep only these children of an index (the index itself is stored unchanged) */
@@ -44,6 +46,8 @@ export async function replicate(opts: ReplicateOptions): Promise<ReplicateResult
   assertRepository(artifact.repository);
   assertDigest(artifact.digest);
   const repo = artifact.repository;
+  const local = artifact.storeRepository ?? repo;
+  if (local !== repo) assertRepository(local);
   const result: ReplicateResult = { bytesFetched: 0, blobsFetched: 0, blobsSkipped: 0, manifests: 0 };
 
   // 1. manifests, depth first; children are stored before their parent so a visible tag never
@@ -102,10 +106,10 @@ export async function replicate(opts: ReplicateOptions): Promise<ReplicateResult
   // 3. manifests in dependency order, the root pinned and tagged
   for (const m of manifests) {
     const isRoot = m.digest === artifact.digest;
-    await store.putManifest(repo, m.bytes, m.mediaType, isRoot && artifact.tag ? [artifact.tag] : [], { pin: isRoot });
+    await store.putManifest(local, m.bytes, m.mediaType, isRoot && artifact.tag ? [artifact.tag] : [], { pin: isRoot });
     result.manifests++;
   }
-  logger?.debug({ repository: repo, digest: artifact.digest, ...result }, 'artifact replicated');
+  logger?.debug({ repository: local, digest: artifact.digest, ...result }, 'artifact replicated');
   return result;
 }
 

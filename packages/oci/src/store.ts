@@ -82,6 +82,18 @@ export interface VerifyResult {
   corrupt: string[];
 }
 
+/** one entry of the store's index: a manifest a repository holds, or a tag pointing at one */
+export interface ManifestEntry {
+  repository: string;
+  digest: string;
+  mediaType: string;
+  size: number;
+  /** set for a tag entry */
+  tag?: string;
+  /** a member entry kept through GC without a tag */
+  pinned: boolean;
+}
+
 export interface ContentStore {
   readonly root: string;
   hasBlob(digest: string): Promise<boolean>;
@@ -105,6 +117,8 @@ export interface ContentStore {
   pin(repository: string, digest: string): Promise<void>;
   unpin(repository: string, digest: string): Promise<void>;
   listRepositories(): Promise<string[]>;
+  /** every manifest and tag entry of every repository */
+  listManifests(): Promise<ManifestEntry[]>;
   hasRepository(repository: string): Promise<boolean>;
   /** sorted; throws NAME_UNKNOWN for an unknown repository */
   listTags(repository: string): Promise<string[]>;
@@ -114,6 +128,8 @@ export interface ContentStore {
   usage(): Promise<StoreUsage>;
   /** re-hash every blob; `remove` deletes the corrupt ones */
   verify(opts?: { remove?: boolean }): Promise<VerifyResult>;
+  /** remove one blob (e.g. found damaged); false when absent or open for reading */
+  deleteBlob(digest: string): Promise<boolean>;
   /** how many readers hold a blob open (GC skips those) */
   openReaders(digest: string): number;
   /** remove a manifest and every tag pointing to it from a repository; false when it was not there */
@@ -385,6 +401,23 @@ export async function openContentStore(opts: ContentStoreOptions): Promise<Conte
     async listRepositories() {
       return [...new Set(index.manifests.map(repoOf).filter((r): r is string => !!r))].sort();
     },
+    async listManifests() {
+      const out: ManifestEntry[] = [];
+      for (const e of index.manifests) {
+        const repository = repoOf(e);
+        if (!repository) continue;
+        const tag = tagOf(e);
+        out.push({
+          repository,
+          digest: e.digest,
+          mediaType: e.mediaType,
+          size: e.size,
+          ...(tag === undefined ? {} : { tag }),
+          pinned: e.annotations?.[PINNED_ANNOTATION] === 'true',
+        });
+      }
+      return out;
+    },
     async hasRepository(repository) {
       return index.manifests.some((e) => repoOf(e) === repository);
     },
@@ -444,6 +477,15 @@ export async function openContentStore(opts: ContentStoreOptions): Promise<Conte
         }
       }
       return { checked, corrupt };
+    },
+    async deleteBlob(digest) {
+      assertDigest(digest);
+      if (readers.has(digest)) return false;
+      parsedCache.delete(digest);
+      return unlink(blobPath(digest)).then(
+        () => true,
+        () => false,
+      );
     },
     openReaders: (digest) => readers.get(digest) ?? 0,
     async deleteManifest(repository, digest) {

@@ -1,5 +1,5 @@
 // Prometheus metrics of the satellite, rendered on /metrics.
-import { Counter, Gauge, createMetrics, type Registry } from '@uplink/observability';
+import { Counter, Gauge, Histogram, createMetrics, type Registry } from '@uplink/observability';
 
 export interface SatelliteMetrics {
   registry: Registry;
@@ -14,6 +14,20 @@ export interface SatelliteMetrics {
   catchupFailures: Counter;
   linkConnected: Gauge;
   appliedReports: Counter<'outcome'>;
+  /** blob bytes received from upstream registries */
+  syncBytes: Counter;
+  /** blob bytes received by the last sync that fetched anything */
+  syncLastBytes: Gauge;
+  /** sync passes by reason (state | resume | manual | drift | retry | verify) */
+  syncs: Counter<'reason'>;
+  syncDuration: Histogram;
+  /** desired artifacts by status (pending | syncing | ready | failed) */
+  artifacts: Gauge<'status'>;
+  artifactFailures: Counter<'code'>;
+  /** blobs found missing or damaged and fetched again */
+  repairs: Counter;
+  gcFreedBytes: Counter;
+  storeBytes: Gauge;
 }
 
 export function createSatelliteMetrics(): SatelliteMetrics {
@@ -30,5 +44,19 @@ export function createSatelliteMetrics(): SatelliteMetrics {
     catchupFailures: new Counter({ name: 'uplink_satellite_catchup_failures_total', help: 'catch-ups that got no answer from the hub', registers: r }),
     linkConnected: new Gauge({ name: 'uplink_satellite_link_connected', help: '1 while the leaf has its link to the hub', registers: r }),
     appliedReports: new Counter({ name: 'uplink_satellite_applied_reports_total', help: 'state-applied reports sent to the hub, by outcome', labelNames: ['outcome'], registers: r }),
+    syncBytes: new Counter({ name: 'uplink_satellite_sync_bytes_total', help: 'blob bytes fetched from upstream registries', registers: r }),
+    syncLastBytes: new Gauge({ name: 'uplink_satellite_sync_last_bytes', help: 'blob bytes fetched by the last sync that fetched anything', registers: r }),
+    syncs: new Counter({ name: 'uplink_satellite_syncs_total', help: 'sync passes over the desired artifacts, by reason', labelNames: ['reason'], registers: r }),
+    syncDuration: new Histogram({
+      name: 'uplink_satellite_sync_duration_seconds',
+      help: 'duration of sync passes that fetched anything',
+      buckets: [0.1, 0.5, 1, 5, 15, 60, 300, 1_800, 7_200],
+      registers: r,
+    }),
+    artifacts: new Gauge({ name: 'uplink_satellite_artifacts', help: 'desired artifacts by sync status', labelNames: ['status'], registers: r }),
+    artifactFailures: new Counter({ name: 'uplink_satellite_artifact_failures_total', help: 'failed artifact sync attempts, by error code', labelNames: ['code'], registers: r }),
+    repairs: new Counter({ name: 'uplink_satellite_repairs_total', help: 'blobs or manifests found missing or damaged in the store and fetched again', registers: r }),
+    gcFreedBytes: new Counter({ name: 'uplink_satellite_gc_freed_bytes_total', help: 'bytes freed by content store GC', registers: r }),
+    storeBytes: new Gauge({ name: 'uplink_satellite_store_bytes', help: 'bytes of blobs in the content store (after the last GC)', registers: r }),
   };
 }

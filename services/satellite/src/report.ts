@@ -1,5 +1,6 @@
 // Reports applied revisions to the cloud as `state-applied` on uplink.telemetry.<sat>.applied. Only the
 // latest unreported revision is kept; it is retried with backoff until the hub's PubAck comes.
+import { createHash } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { subjects, type StateApplied } from '@uplink/contracts';
 import { backoffDelay, publishMessage, sleep, type BackoffOptions } from '@uplink/bus';
@@ -8,7 +9,7 @@ import type { SatelliteMetrics } from './metrics.js';
 import { isUnreachable } from './unreachable.js';
 
 export interface AppliedReporter {
-  /** report this revision (replaces an older unreported one) */
+  /** report this revision (replaces an older unreported one, or the same one with older artifact status) */
   report(applied: StateApplied): void;
   /** retry now, e.g. when the link came back */
   nudge(): void;
@@ -49,9 +50,10 @@ export function startAppliedReporter(opts: AppliedReporterOptions): AppliedRepor
         continue;
       }
       try {
-        // the dedupe id makes a repeated report (retry, restart) harmless
+        // the dedupe id makes a repeated report (retry, restart) harmless; a change of the
+        // per-artifact status is a new report
         const ack = await publishMessage(nc, subject, 'state-applied', next, {
-          msgId: `applied:${satellite}:${next.revision}`,
+          msgId: reportId(next),
           timeoutMs: opts.timeoutMs ?? 5_000,
         });
         if (pending === next) pending = null;
@@ -90,6 +92,12 @@ export function startAppliedReporter(opts: AppliedReporterOptions): AppliedRepor
       await done;
     },
   };
+}
+
+function reportId(r: StateApplied): string {
+  const base = `applied:${r.satellite}:${r.revision}`;
+  if (!r.artifacts) return base;
+  return `${base}:${createHash('sha256').update(JSON.stringify(r.artifacts)).digest('hex').slice(0, 16)}`;
 }
 
 function untilAborted(signal: AbortSignal): Promise<void> {

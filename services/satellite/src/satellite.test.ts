@@ -24,7 +24,7 @@ const logger = createLogger({ service: 'satellite-test', level: (process.env.TES
 function desiredState(satellite: string, revision: number, repository = 'library/app'): DesiredState {
   const content = {
     satellite,
-    registries: [{ name: 'upstream', url: 'https://registry.example.com' }],
+    registries: [{ name: 'upstream', url: 'http://127.0.0.1:9' }],
     artifacts: [{ registry: 'upstream', repository, tag: `v${revision}`, digest: 'sha256:' + String(revision).padStart(64, '0') }],
     config: { heartbeatSeconds: 30, mirrors: [], directDelivery: false, bandwidthLimit: 0, syncWindows: [] },
   };
@@ -80,6 +80,7 @@ async function startSite(opts: { leafPort?: number; startLeafLater?: boolean } =
         LEAF_MONITOR_URL: `http://127.0.0.1:${leafMonitorPort}`,
         DATA_DIR: data.path,
         STATUS_PORT: '0',
+        REGISTRY_PORT: '0',
         CATCHUP_INTERVAL_S: '1',
         LOG_LEVEL: 'silent',
       });
@@ -164,7 +165,8 @@ describe('satellite desired-state path', () => {
       applied: { revision: 1, digest: doc.digest },
       desired: { revision: 1, digest: doc.digest },
       link: { connected: true },
-      artifacts: [],
+      // the state counts as applied once every artifact was attempted; this one's registry does not exist
+      artifacts: [{ repository: 'library/app', digest: doc.artifacts[0]!.digest, status: 'failed', error: expect.stringContaining('UPSTREAM_UNAVAILABLE') }],
     });
     expect(status.history.map((h) => h.revision)).toEqual([1]);
     expect(Date.parse(status.link.lastContactAt!)).not.toBeNaN();

@@ -1,5 +1,7 @@
-// The edge satellite's desired-state path: leaf connection, site streams, intake from the hub (live +
-// catch-up) into STATE_LOCAL, the durable consumer that applies states, reports, and the status server.
+// The edge satellite: leaf connection, site streams, intake from the hub (live + catch-up) into
+// STATE_LOCAL, the durable consumer that applies states (replicating their artifacts into the content
+// store first), the local OCI registry over that store, reports, sync events and the status server.
+import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { z } from 'zod';
@@ -21,14 +23,20 @@ import {
   type ConsumerRunner,
 } from '@uplink/bus';
 import { createLogger, type Logger } from '@uplink/observability';
+import { openContentStore, type GcResult } from '@uplink/oci';
 import { applyDesiredState, type Realise } from './apply.js';
 import { startCatchUp, type CatchUp } from './catch-up.js';
+import { credentialsFromJson, type CredentialsFor } from './credentials.js';
 import { createIntake } from './intake.js';
 import { startLinkMonitor, type LinkMonitor } from './link.js';
 import { createSatelliteMetrics } from './metrics.js';
 import { startAppliedReporter, type AppliedReporter } from './report.js';
+import { startRegistryServer } from './registry-server.js';
+import { createReplicator, type ImageEntry, type PruneResult, type SyncResult, type VerifyStoreResult } from './replicator.js';
 import { openStateStore } from './state-store.js';
 import { startStatusServer, type SatelliteStatus } from './status-server.js';
+import { createSyncEventSink } from './sync-events.js';
+import type { ArtifactStatus } from './sync-plan.js';
 
 /** The satellite's configuration: its validated environment (contracts `SatelliteEnv`). */
 export type SatelliteSettings = z.infer<typeof SatelliteEnv>;
@@ -36,8 +44,19 @@ export type SatelliteSettings = z.infer<typeof SatelliteEnv>;
 export interface StartSatelliteOptions {
   /** @default a pino logger named "satellite" at LOG_LEVEL */
   logger?: Logger;
-  /** work that makes a state real before it is recorded as applied (replication) @default none */
+  /** more work that makes a state real before it is recorded as applied, run after replication @default none */
   realise?: Realise;
+  /** upstream registry credentials @default from REGISTRY_CREDENTIALS */
+  credentialsFor?: CredentialsFor;
+  /** tuning of replication, for tests */
+  replication?: {
+    /** backoff between attempts of a failing artifact @default { initialMs: 5_000, maxMs: SYNC_RETRY_MAX_S } */
+    retry?: { initialMs?: number; maxMs?: number };
+    /** retries of one upstream request inside an attempt @default { retries: 3, baseMs: 250, maxMs: 5_000 } */
+    requestRetry?: { retries?: number; baseMs?: number; maxMs?: number };
+    /** @default 30_000 */
+    requestTimeoutMs?: number;
+  };
 }
 
 export interface SatelliteHandle extends AsyncDisposable {
@@ -46,9 +65,25 @@ export interface SatelliteHandle extends AsyncDisposable {
   readonly statusUrl: string;
   /** the bound status port (useful with STATUS_PORT=0) */
   readonly statusPort: number;
+  /** base URL of the local OCI registry, `http://<REGISTRY_HOST>:<port>` */
+  readonly registryUrl: string;
+  /** the bound registry port (useful with REGISTRY_PORT=0) */
+  readonly registryPort: number;
   /** resolves once connected to the leaf, the site streams exist and the consumer is pulling */
   readonly ready: Promise<void>;
   status(): SatelliteStatus;
+  /** sync the applied (or resumed) state now: missing or damaged content fetched, failing artifacts retried */
+  syncNow(): Promise<SyncResult>;
+  /** untag and unpin content the current state does not want (GC deletes it after GC_GRACE_S) */
+  prune(opts?: { dryRun?: boolean }): Promise<PruneResult>;
+  /** delete unreferenced blobs older than the grace period (or `graceSeconds`) */
+  gc(opts?: { graceSeconds?: number }): Promise<GcResult>;
+  /** re-hash every stored blob; with `remove` (default) corrupt ones are deleted and fetched again */
+  verifyStore(opts?: { remove?: boolean }): Promise<VerifyStoreResult>;
+  /** the images the local registry serves */
+  listImages(): Promise<ImageEntry[]>;
+  /** per desired artifact: ready | syncing | pending | failed (with the error) */
+  artifacts(): ArtifactStatus[];
   /** stop intake and the consumer, drain the connection, close the status server */
   close(): Promise<void>;
 }
@@ -63,6 +98,63 @@ export async function startSatellite(config: SatelliteSettings, opts: StartSatel
   const store = await openStateStore(config.DATA_DIR, sat, log);
   const abort = new AbortController();
   let closing = false;
+
+  const content = await openContentStore({ root: join(config.DATA_DIR, 'store'), logger: log.child({ component: 'store' }) });
+  const events = createSyncEventSink({ satellite: sat, logger: log });
+  const credentialsFor = opts.credentialsFor ?? credentialsFromJson(config.REGISTRY_CREDENTIALS);
+  let reporter: AppliedReporter | undefined;
+  let reportTimer: NodeJS.Timeout | undefined;
+  const replicator = createReplicator({
+    satellite: sat,
+    store: content,
+    logger: log,
+    metrics,
+    events,
+    credentialsFor,
+    blobConcurrency: config.SYNC_CONCURRENCY,
+    artifactConcurrency: config.ARTIFACT_CONCURRENCY,
+    gcGraceMs: config.GC_GRACE_S * 1_000,
+    retry: { initialMs: 5_000, maxMs: config.SYNC_RETRY_MAX_S * 1_000, ...opts.replication?.retry },
+    ...(opts.replication?.requestRetry ? { requestRetry: opts.replication.requestRetry } : {}),
+    ...(opts.replication?.requestTimeoutMs ? { requestTimeoutMs: opts.replication.requestTimeoutMs } : {}),
+    // per-artifact status changed: tell the cloud (debounced) when it belongs to the applied state
+    onChange: () => {
+      if (reportTimer || closing) return;
+      reportTimer = setTimeout(() => {
+        reportTimer = undefined;
+        reportApplied();
+      }, 1_000);
+      reportTimer.unref();
+    },
+  });
+  const artifactReport = () => replicator.artifacts().map((a) => ({ repository: a.repository, digest: a.digest, status: a.status, ...(a.error ? { error: a.error } : {}) }));
+  function reportApplied() {
+    const applied = store.applied;
+    if (!applied || !reporter || replicator.current?.revision !== applied.revision) return;
+    reporter.report({ satellite: sat, ...applied, artifacts: artifactReport() });
+  }
+  const registry = await startRegistryServer({ host: config.REGISTRY_HOST, port: config.REGISTRY_PORT, store: content, metrics: metrics.registry, logger: log }).catch(async (err: unknown) => {
+    await events.stop();
+    throw err;
+  });
+  // content of the applied state is checked (and completed) from start, with or without the hub
+  if (store.document) replicator.resume(store.document);
+  const timers: NodeJS.Timeout[] = [];
+  let checking = false;
+  const everySeconds = (seconds: number, what: string, fn: () => Promise<unknown>) => {
+    if (seconds <= 0) return;
+    const t = setInterval(() => {
+      if (checking || closing || !replicator.current) return;
+      checking = true;
+      fn()
+        .catch((err: unknown) => log.warn({ err: (err as Error).message }, `${what} failed`))
+        .finally(() => (checking = false));
+    }, seconds * 1_000);
+    t.unref();
+    timers.push(t);
+  };
+  everySeconds(config.DRIFT_CHECK_INTERVAL_S, 'drift check', () => replicator.driftCheck());
+  everySeconds(config.VERIFY_INTERVAL_S, 'store verification', () => replicator.verifyStore({ remove: true }));
 
   let desired: SatelliteStatus['desired'] = store.applied ? { revision: store.applied.revision, digest: store.applied.digest } : null;
   const link: SatelliteStatus['link'] = { connected: false, lastContactAt: null };
@@ -90,7 +182,16 @@ export async function startSatellite(config: SatelliteSettings, opts: StartSatel
     desired,
     link: { ...link },
     history: store.history().slice(-HISTORY_IN_STATUS).map((h) => ({ revision: h.revision, at: h.at })),
-    artifacts: [],
+    registry: { url: registry.url, port: registry.port },
+    sync: { ...replicator.summary(), revision: replicator.current?.revision ?? null, eventsQueued: events.queued },
+    artifacts: replicator.artifacts().map((a) => ({
+      repository: a.repository,
+      digest: a.digest,
+      ...(a.tags.length > 0 ? { tags: a.tags } : {}),
+      status: a.status,
+      ...(a.error ? { error: a.error } : {}),
+      ...(a.nextRetryAt ? { nextRetryAt: a.nextRetryAt } : {}),
+    })),
   });
 
   const server = await startStatusServer({
@@ -106,7 +207,6 @@ export async function startSatellite(config: SatelliteSettings, opts: StartSatel
   let sub: Subscription | undefined;
   let runner: ConsumerRunner | undefined;
   let catchUp: CatchUp | undefined;
-  let reporter: AppliedReporter | undefined;
   let monitor: LinkMonitor | undefined;
 
   async function run(): Promise<void> {
@@ -123,6 +223,7 @@ export async function startSatellite(config: SatelliteSettings, opts: StartSatel
       },
     );
     nc = conn;
+    events.attach(conn);
     if (closing) {
       await conn.close().catch(() => undefined);
       return;
@@ -141,6 +242,9 @@ export async function startSatellite(config: SatelliteSettings, opts: StartSatel
     const recorded = await latestRecorded(conn, sat, log);
     if (closing) return;
     if (recorded) noteDesired(recorded);
+    // killed mid-sync: take up the state recorded but not applied yet at once (it is delivered again
+    // only when its ack deadline passes)
+    if (recorded && recorded.revision > (store.applied?.revision ?? 0)) replicator.resume(recorded);
     const intake = createIntake({
       nc: conn,
       satellite: sat,
@@ -152,7 +256,7 @@ export async function startSatellite(config: SatelliteSettings, opts: StartSatel
 
     reporter = startAppliedReporter({ nc: conn, satellite: sat, logger: log, metrics, onDelivered: contact });
     // re-report once after a restart: the dedupe id makes it harmless
-    if (store.applied) reporter.report({ satellite: sat, ...store.applied });
+    if (store.applied) reporter.report({ satellite: sat, ...store.applied, ...(replicator.current?.revision === store.applied.revision ? { artifacts: artifactReport() } : {}) });
 
     runner = runConsumer({
       nc: conn,
@@ -168,14 +272,18 @@ export async function startSatellite(config: SatelliteSettings, opts: StartSatel
       handler: async (state, ctx) => {
         if (state.satellite !== sat) throw new InvalidMessageError(`desired state of satellite ${state.satellite} in STATE_LOCAL of ${sat}`);
         noteDesired(state);
-        const result = await applyDesiredState(state, { working: ctx.working, signal: abort.signal }, { store, logger: log, ...(opts.realise ? { realise: opts.realise } : {}) });
+        const realise: Realise = async (s, c) => {
+          await replicator.realise(s, c);
+          await opts.realise?.(s, c);
+        };
+        const result = await applyDesiredState(state, { working: ctx.working, signal: abort.signal }, { store, logger: log, realise });
         if (result.outcome === 'skipped') {
           metrics.statesSkipped.inc({ stage: 'apply' });
           return;
         }
         metrics.statesApplied.inc();
         metrics.appliedRevision.set(result.applied.revision);
-        reporter?.report({ satellite: sat, ...result.applied });
+        reporter?.report({ satellite: sat, ...result.applied, artifacts: artifactReport() });
       },
     });
 
@@ -253,9 +361,16 @@ export async function startSatellite(config: SatelliteSettings, opts: StartSatel
     sub?.unsubscribe();
     // loops stop at their next step; a request they have in flight ends when the connection drains
     const loops = Promise.all([monitor?.stop(), catchUp?.stop(), reporter?.stop()]);
+    for (const t of timers) clearInterval(t);
+    clearTimeout(reportTimer);
     await runner?.stop();
+    await replicator.close();
+    // the last sync events (sync.completed) into OUTBOX, if the leaf takes them soon
+    await Promise.race([events.flushed(), new Promise((r) => setTimeout(r, 2_000).unref())]);
+    await events.stop();
     if (nc && !nc.isClosed()) await nc.drain().catch(() => nc?.close());
     await loops;
+    await registry.close();
     await server.close();
     log.info('satellite stopped');
   }
@@ -269,8 +384,16 @@ export async function startSatellite(config: SatelliteSettings, opts: StartSatel
     satellite: sat,
     statusUrl: server.url,
     statusPort: server.port,
+    registryUrl: registry.url,
+    registryPort: registry.port,
     ready: readyOrClosed,
     status,
+    syncNow: () => replicator.syncNow(),
+    prune: (o) => replicator.prune(o),
+    gc: (o) => replicator.gc(o),
+    verifyStore: (o) => replicator.verifyStore(o),
+    listImages: () => replicator.listImages(),
+    artifacts: () => replicator.artifacts(),
     close: () => (closed ??= close()),
     [Symbol.asyncDispose]: () => (closed ??= close()),
   };

@@ -12,7 +12,22 @@ export interface SatelliteStatus {
   link: { connected: boolean; lastContactAt: string | null };
   /** the latest applied revisions, oldest first (at most 50) */
   history: { revision: number; at: string }[];
-  artifacts: { repository: string; digest: string; status: string; error?: string }[];
+  /** the local OCI registry */
+  registry: { url: string; port: number };
+  /** replication as a whole: idle | syncing | synced | degraded | failed, counts, bytes fetched since start */
+  sync: {
+    status: string;
+    ready: number;
+    total: number;
+    failed: number;
+    lastSyncAt: string | null;
+    bytesTotal: number;
+    /** revision whose artifacts are being kept in sync */
+    revision: number | null;
+    /** sync events waiting to be stored in OUTBOX */
+    eventsQueued: number;
+  };
+  artifacts: { repository: string; digest: string; tags?: string[]; status: string; error?: string; nextRetryAt?: string }[];
 }
 
 export interface StatusServer {
