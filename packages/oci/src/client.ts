@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, open, stat, truncate, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import type { Readable } from 'node:stream';
 import { Agent, request, type Dispatcher } from 'undici';
 import { createBandwidthLimiter, type BandwidthLimiter } from './bandwidth.js';
 import { withRetry, type RetryOptions } from './backoff.js';
@@ -86,6 +87,11 @@ export interface RegistryClient extends AsyncDisposable {
   getManifest(repository: string, reference: string, opts?: { signal?: AbortSignal }): Promise<FetchedManifest>;
   /** stream a blob into `destPath`, resuming from what is already there, verifying its sha256 */
   fetchBlob(repository: string, digest: string, destPath: string, opts?: FetchBlobOptions): Promise<FetchBlobResult>;
+  /**
+   * The blob's bytes as a stream, NOT verified: for a caller that verifies while it forwards them
+   * (pull-through). No retries once the body flows; `size` from Content-Length when the upstream sent it.
+   */
+  openBlob(repository: string, digest: string, opts?: { signal?: AbortSignal }): Promise<{ stream: Readable; size: number | undefined }>;
   /** every tag of a repository, following pagination */
   listTags(repository: string, opts?: { signal?: AbortSignal }): Promise<string[]>;
   stats(): RegistryClientStats;
@@ -368,6 +374,20 @@ export function createRegistryClient(opts: RegistryClientOptions): RegistryClien
     return { digest, size, bytesFetched, resumedFrom: resumedFrom ?? 0 };
   }
 
+  async function openBlob(repository: string, digest: string, o: { signal?: AbortSignal } = {}): Promise<{ stream: Readable; size: number | undefined }> {
+    assertRepository(repository);
+    assertDigest(digest);
+    const path = `/v2/${repository}/blobs/${digest}`;
+    const res = await withRetry(async () => {
+      const r = await send(repository, path, { method: 'GET', ...o });
+      await expectOk(r, { repo: repository, kind: 'blob', ref: digest });
+      return r;
+    }, retryOpts(o.signal));
+    const length = Number(headerValue(res.headers['content-length']) ?? NaN);
+    // not counted in stats().bytesFetched: a listener here would start the flow before the caller reads
+    return { stream: res.body as unknown as Readable, size: Number.isFinite(length) ? length : undefined };
+  }
+
   async function listTags(repository: string, o: { signal?: AbortSignal } = {}): Promise<string[]> {
     assertRepository(repository);
     const out: string[] = [];
@@ -404,6 +424,7 @@ export function createRegistryClient(opts: RegistryClientOptions): RegistryClien
     resolve,
     getManifest,
     fetchBlob,
+    openBlob,
     listTags,
     stats: () => ({ ...stats }),
     close,

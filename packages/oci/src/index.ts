@@ -7,6 +7,7 @@ export { createRegistryClient, parseChallenge } from './client.js';
 export { openContentStore, REF_NAME_ANNOTATION, REPOSITORY_ANNOTATION, PINNED_ANNOTATION } from './store.js';
 export { createRegistryHandler, parseRange } from './registry-handler.js';
 export { replicate } from './replicate.js';
+export { createPullThrough, compileAllowList } from './pull-through.js';
 
 export type { OciErrorOptions } from './errors.js';
 export type { Descriptor, Platform, ParsedManifest } from './manifest.js';
@@ -38,4 +39,5 @@ export type {
 } from './store.js';
 export type { RegistryHandler, RegistryHandlerOptions, RegistryCounters } from './registry-handler.js';
 export type { ReplicateArtifact, ReplicateOptions, ReplicateResult } from './replicate.js';
+export type { PullThrough, PullThroughOptions, PullThroughRequest, PullThroughStats, EvictionResult } from './pull-through.js';
 export type { OciLogger } from './logger.js';

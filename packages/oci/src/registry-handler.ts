@@ -5,7 +5,8 @@ import { Counter, type Registry } from '@uplink/observability';
 import { isDigest, isRepository, isTag, sha256Digest } from './digest.js';
 import { isOciError } from './errors.js';
 import { MediaType, blobsOf, parseManifest, type ParsedManifest } from './manifest.js';
-import type { ContentStore } from './store.js';
+import type { ContentStore, StoredManifest } from './store.js';
+import type { PullThrough } from './pull-through.js';
 import type { OciLogger } from './logger.js';
 
 export interface RegistryHandlerOptions {
@@ -17,6 +18,13 @@ export interface RegistryHandlerOptions {
   metrics?: Registry;
   /** @default 'uplink_registry_' */
   metricsPrefix?: string;
+  /**
+   * Map the repository a client asked for, and the registry it named with `?ns=<host>` (containerd
+   * mirrors send it), to the repository in the store. @default the name as sent, `ns` ignored
+   */
+  resolveRepository?: (name: string, ns: string | undefined) => string;
+  /** fetch manifests and blobs the store lacks from an upstream (see createPullThrough) @default none */
+  pullThrough?: PullThrough;
 }
 
 export interface RegistryCounters {
@@ -98,7 +106,7 @@ export function createRegistryHandler(opts: RegistryHandlerOptions): RegistryHan
       counters.byStatus[res.statusCode] = (counters.byStatus[res.statusCode] ?? 0) + 1;
       requestsMetric?.inc({ method, route, status: String(res.statusCode) });
       bytesMetric?.inc(served);
-      logger?.debug({ method, url: req.url, route, status: res.statusCode, bytes: served, ms: Math.round(performance.now() - started) }, 'registry request');
+      logger?.debug({ method, url: req.url, route, status: res.statusCode, bytes: served, ms: Math.round(performance.now() - started), userAgent: req.headers['user-agent'] }, 'registry request');
     });
 
     void (async () => {
@@ -154,13 +162,25 @@ export function createRegistryHandler(opts: RegistryHandlerOptions): RegistryHan
       const [, name, kind, ref] = m as unknown as [string, string, string, string];
       route = kind === 'manifests' ? 'manifest' : kind === 'blobs' ? 'blob' : kind;
       if (!isRepository(name)) return fail('NAME_INVALID', 'invalid repository name', { name });
+      const ns = query.get('ns') || undefined;
+      // the store's name for what the client asked; `name` stays what the client sees in answers
+      const repo = opts.resolveRepository ? opts.resolveRepository(name, ns) : name;
+      if (!isRepository(repo)) return fail('NAME_INVALID', 'invalid repository name', { name });
+      const pull = opts.pullThrough?.allows(name, ns) ? { pt: opts.pullThrough, req: { repository: repo, name, ns } } : undefined;
 
       switch (kind) {
         case 'manifests': {
           if (!isDigest(ref) && !isTag(ref)) {
             return ref.includes(':') ? fail('DIGEST_INVALID', 'only sha256 digests are supported', { digest: ref }) : fail('TAG_INVALID', 'invalid tag', { tag: ref });
           }
-          const man = await store.getManifest(name, ref);
+          let man: StoredManifest;
+          try {
+            man = await store.getManifest(repo, ref);
+            opts.pullThrough?.touch(repo, man.digest);
+          } catch (err) {
+            if (!pull || !(isOciError(err, 'NAME_UNKNOWN') || isOciError(err, 'MANIFEST_UNKNOWN'))) throw err;
+            man = await pull.pt.manifest(pull.req, ref);
+          }
           res.writeHead(200, {
             'Content-Type': man.mediaType,
             'Content-Length': String(man.size),
@@ -172,10 +192,15 @@ export function createRegistryHandler(opts: RegistryHandlerOptions): RegistryHan
         }
         case 'blobs': {
           if (!isDigest(ref)) return fail('DIGEST_INVALID', 'invalid digest', { digest: ref });
-          if (!(await store.hasRepository(name))) return fail('NAME_UNKNOWN', 'repository name not known to registry', { name });
-          const size = await store.blobSize(ref);
-          if (size === undefined) return fail('BLOB_UNKNOWN', 'blob unknown to registry', { digest: ref });
+          if (!pull && !(await store.hasRepository(repo))) return fail('NAME_UNKNOWN', 'repository name not known to registry', { name });
+          let size = await store.blobSize(ref);
           const rangeHeader = req.headers.range;
+          if (size === undefined && pull) {
+            if (!isHead && rangeHeader === undefined) return pull.pt.serveBlob(pull.req, ref, res);
+            await pull.pt.fetchBlob(pull.req, ref);
+            size = await store.blobSize(ref);
+          }
+          if (size === undefined) return fail('BLOB_UNKNOWN', 'blob unknown to registry', { digest: ref });
           let start = 0;
           let end = size - 1;
           let partial = false;
@@ -205,7 +230,7 @@ export function createRegistryHandler(opts: RegistryHandlerOptions): RegistryHan
         }
         case 'tags': {
           if (ref !== 'list') return fail('NOT_FOUND', 'no such endpoint', { path: rawPath });
-          const tags = await store.listTags(name);
+          const tags = await store.listTags(repo);
           const page = paginate(tags, query);
           if (!page) return fail('PAGINATION_NUMBER_INVALID', 'n must be a non-negative integer');
           if (page.next) res.setHeader('Link', `</v2/${name}/tags/list?n=${page.n}&last=${encodeURIComponent(page.next)}>; rel="next"`);
@@ -213,9 +238,9 @@ export function createRegistryHandler(opts: RegistryHandlerOptions): RegistryHan
         }
         case 'referrers': {
           if (!isDigest(ref)) return fail('DIGEST_INVALID', 'invalid digest', { digest: ref });
-          if (!(await store.hasRepository(name))) return fail('NAME_UNKNOWN', 'repository name not known to registry', { name });
+          if (!(await store.hasRepository(repo))) return fail('NAME_UNKNOWN', 'repository name not known to registry', { name });
           const artifactType = query.get('artifactType') ?? undefined;
-          const manifests = await store.referrers(name, ref, artifactType);
+          const manifests = await store.referrers(repo, ref, artifactType);
           if (artifactType !== undefined) res.setHeader('OCI-Filters-Applied', 'artifactType');
           const body = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OCI_INDEX, manifests }));
           res.writeHead(200, { 'Content-Type': MediaType.OCI_INDEX, 'Content-Length': String(body.length) });

@@ -58,6 +58,8 @@ export interface GcOptions {
   graceMs?: number;
   /** files in `tmp/` (partial downloads, uploads, leftovers of a crash) untouched for this long are removed @default 86_400_000 */
   tmpMaxAgeMs?: number;
+  /** consider only these blobs for deletion (e.g. evicting a cache); everything else is kept @default every blob */
+  only?: Iterable<string>;
 }
 
 export interface GcResult {
@@ -115,6 +117,8 @@ export interface ContentStore {
   /** remove a tag; false when it did not exist */
   untag(repository: string, tag: string): Promise<boolean>;
   pin(repository: string, digest: string): Promise<void>;
+  /** whether `repository` holds `digest` pinned (kept through GC untagged) */
+  isPinned(repository: string, digest: string): boolean;
   unpin(repository: string, digest: string): Promise<void>;
   listRepositories(): Promise<string[]>;
   /** every manifest and tag entry of every repository */
@@ -398,6 +402,9 @@ export async function openContentStore(opts: ContentStoreOptions): Promise<Conte
     async unpin(repository, digest) {
       await setPinned(repository, digest, false);
     },
+    isPinned(repository, digest) {
+      return index.manifests.some((e) => e.digest === digest && isMember(e, repository) && e.annotations?.[PINNED_ANNOTATION] === 'true');
+    },
     async listRepositories() {
       return [...new Set(index.manifests.map(repoOf).filter((r): r is string => !!r))].sort();
     },
@@ -446,7 +453,7 @@ export async function openContentStore(opts: ContentStoreOptions): Promise<Conte
       }
       return out;
     },
-    gc: (o = {}) => locked(() => collect(o.graceMs ?? 3_600_000, o.tmpMaxAgeMs ?? 86_400_000)),
+    gc: (o = {}) => locked(() => collect(o.graceMs ?? 3_600_000, o.tmpMaxAgeMs ?? 86_400_000, o.only === undefined ? undefined : new Set(o.only))),
     async usage() {
       let bytes = 0;
       let blobs = 0;
@@ -564,7 +571,7 @@ export async function openContentStore(opts: ContentStoreOptions): Promise<Conte
   }
 
   // Mark from tagged and pinned manifests through children, config, layers and referrers; sweep the rest.
-  async function collect(graceMs: number, tmpMaxAgeMs: number): Promise<GcResult> {
+  async function collect(graceMs: number, tmpMaxAgeMs: number, only: Set<string> | undefined): Promise<GcResult> {
     const marked = new Set<string>();
     const queue = index.manifests.filter((e) => tagOf(e) !== undefined || e.annotations?.[PINNED_ANNOTATION] === 'true').map((e) => e.digest);
     const typeOf = new Map(index.manifests.map((e) => [e.digest, e.mediaType]));
@@ -591,7 +598,7 @@ export async function openContentStore(opts: ContentStoreOptions): Promise<Conte
     const now = Date.now();
     for (const name of await readdir(blobsDir)) {
       const digest = `sha256:${name}`;
-      if (marked.has(digest)) {
+      if (marked.has(digest) || (only !== undefined && !only.has(digest))) {
         result.kept++;
         continue;
       }
