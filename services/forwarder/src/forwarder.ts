@@ -14,6 +14,7 @@ import { createLogger, type Logger } from '@uplink/observability';
 import { createDropTracker, type DropTracker } from './drops.js';
 import { firstSeqNotOlderThan, planByteTrim } from './limits.js';
 import { createForwarderMetrics } from './metrics.js';
+import { createBatchPublisher, type BatchPublisher, type Outgoing } from './publisher.js';
 import { startStatusServer } from './status-server.js';
 
 /** The forwarder's configuration: its validated environment (contracts `ForwarderEnv`). */
@@ -256,31 +257,36 @@ export async function startForwarder(config: ForwarderSettings, opts: StartForwa
     return subject.slice(subject.lastIndexOf('.') + 1);
   }
 
-  function publishOne(conn: NatsConnection, s: Source, m: JsMsg): Promise<PubAck> {
+  /** the same payload and headers, with the outbox message's id as the hub's dedupe id */
+  function outgoing(s: Source, m: JsMsg): Outgoing {
     const h = m.headers ?? natsHeaders();
     // a producer's expectations were about OUTBOX, not about the hub stream
     for (const k of h.keys()) if (/^nats-expected-/i.test(k)) h.delete(k);
-    const id = h.get('Nats-Msg-Id') || `${sat}:${s.stream}:${m.seq}:${m.info.timestampNanos}`;
-    return jsFor(conn).publish(outboxTarget(sat, kindOf(m.subject)), m.data, { headers: h, msgID: id, timeout: config.PUBLISH_TIMEOUT_MS });
+    if (!h.get('Nats-Msg-Id')) h.set('Nats-Msg-Id', `${sat}:${s.stream}:${m.seq}:${m.info.timestampNanos}`);
+    return { subject: outboxTarget(sat, kindOf(m.subject)), data: m.data, headers: h };
   }
 
   /** publish a batch pipelined; ack the prefix the hub stored, nak the rest (kept in order for a retry) */
-  async function forward(conn: NatsConnection, s: Source, msgs: JsMsg[]): Promise<{ forwarded: number; error?: string }> {
-    const settled = await Promise.allSettled(msgs.map((m) => publishOne(conn, s, m)));
-    let ok = 0;
+  async function forward(publisher: BatchPublisher, s: Source, msgs: JsMsg[]): Promise<{ forwarded: number; error?: string }> {
+    const outcomes = await publisher.publish(
+      msgs.map((m) => outgoing(s, m)),
+      config.PUBLISH_TIMEOUT_MS,
+    );
+    const acks: PubAck[] = [];
     let error: string | undefined;
-    for (; ok < settled.length; ok++) {
-      const r = settled[ok]!;
-      if (r.status === 'rejected') {
-        error = (r.reason as Error).message;
+    for (const o of outcomes) {
+      if (!o.ok) {
+        error = o.error;
         break;
       }
-      if (config.HUB_DOMAIN && r.value.domain !== config.HUB_DOMAIN) {
+      if (config.HUB_DOMAIN && o.ack.domain !== config.HUB_DOMAIN) {
         // NATS-NOTES "two PubAcks": a stream on the leaf listening on the hub subject answered
-        error = `PubAck from stream ${r.value.stream} in domain ${r.value.domain ?? '(none)'}, not from the hub domain ${config.HUB_DOMAIN}; no stream on the leaf may listen on uplink.telemetry.> or uplink.result.>`;
+        error = `PubAck from stream ${o.ack.stream} in domain ${o.ack.domain ?? '(none)'}, not from the hub domain ${config.HUB_DOMAIN}; no stream on the leaf may listen on uplink.telemetry.> or uplink.result.>`;
         break;
       }
+      acks.push(o.ack);
     }
+    const ok = acks.length;
     if (ok > 0 && opts.onBatchAcknowledged) {
       await opts.onBatchAcknowledged({ stream: s.stream, count: ok, firstSeq: msgs[0]!.seq, lastSeq: msgs[ok - 1]!.seq });
     }
@@ -295,8 +301,7 @@ export async function startForwarder(config: ForwarderSettings, opts: StartForwa
       }
       m.ack();
       const kind = kindOf(m.subject);
-      const ack = (settled[i] as PromiseFulfilledResult<PubAck>).value;
-      if (ack.duplicate) {
+      if (acks[i]!.duplicate) {
         duplicatesTotal++;
         metrics.duplicates.inc({ kind });
       } else {
@@ -315,10 +320,23 @@ export async function startForwarder(config: ForwarderSettings, opts: StartForwa
   let limitsLoop: Promise<void> | undefined;
 
   async function drain(conn: NatsConnection, jsm: JetStreamManager): Promise<void> {
+    const publisher = createBatchPublisher(conn);
     let failures = 0;
     let leafFailures = 0;
     let outageSince = 0;
     let paceAt = 0;
+    // the next batch of the same source, fetched while the current one is being forwarded
+    let prefetched: { s: Source; msgs: Promise<JsMsg[]> } | undefined;
+    /** give a prefetched batch back (nak, in order), e.g. when the batch before it failed */
+    const release = async () => {
+      if (!prefetched) return;
+      const { s, msgs } = prefetched;
+      prefetched = undefined;
+      for (const m of await msgs.catch(() => [] as JsMsg[])) {
+        m.nak();
+        s.nakked++;
+      }
+    };
     while (!abort.signal.aborted) {
       try {
         const pause = paceAt - Date.now();
@@ -328,7 +346,13 @@ export async function startForwarder(config: ForwarderSettings, opts: StartForwa
         // while the hub is unreachable, probe with the oldest message only
         const limit = failures > 0 ? 1 : config.BATCH_SIZE;
         let picked: { s: Source; msgs: JsMsg[] } | undefined;
-        for (const s of order) {
+        if (prefetched) {
+          const { s, msgs } = prefetched;
+          prefetched = undefined;
+          const got = await msgs;
+          if (got.length > 0) picked = { s, msgs: got };
+        }
+        for (const s of picked ? [] : order) {
           const n = Math.min(limit, await waiting(s));
           if (n === 0) continue;
           const msgs = await fetchBatch(s, n);
@@ -343,7 +367,16 @@ export async function startForwarder(config: ForwarderSettings, opts: StartForwa
           continue;
         }
         const { s, msgs } = picked;
-        const r = await forward(conn, s, msgs);
+        // a full batch means more may wait: fetch it while this one crosses the WAN
+        if (failures === 0 && msgs.length === limit) {
+          const more = Math.min(limit, await waiting(s));
+          if (more > 0) {
+            const next = fetchBatch(s, more);
+            next.catch(() => undefined);
+            prefetched = { s, msgs: next };
+          }
+        }
+        const r = await forward(publisher, s, msgs);
         if (killed) return;
         paceAt = Math.max(paceAt, Date.now()) + (r.forwarded * 1_000) / config.DRAIN_RATE;
         if (r.error === undefined) {
@@ -352,6 +385,7 @@ export async function startForwarder(config: ForwarderSettings, opts: StartForwa
           setReachable(true);
           continue;
         }
+        await release();
         failures++;
         failedAttempts++;
         metrics.publishFailures.inc();
@@ -363,7 +397,8 @@ export async function startForwarder(config: ForwarderSettings, opts: StartForwa
         else log.debug(fields, 'hub still not acknowledging');
         await sleepUnlessLinkUp(delay);
       } catch (err) {
-        if (abort.signal.aborted) break;
+        if (abort.signal.aborted || killed) break;
+        await release();
         leafFailures++;
         const delay = backoffDelay(leafFailures, { initialMs: 250, maxMs: 5_000 });
         if (leafFailures === 1 || leafFailures % LOG_EVERY_FAILURES === 0) log.warn({ err: (err as Error).message, failures: leafFailures, delayMs: delay }, 'cannot read OUTBOX, retrying');
@@ -374,6 +409,8 @@ export async function startForwarder(config: ForwarderSettings, opts: StartForwa
         }
       }
     }
+    if (!killed) await release();
+    publisher.close();
   }
 
   function setReachable(v: boolean) {
