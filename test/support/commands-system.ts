@@ -68,9 +68,9 @@ export interface CommandSystem extends AsyncDisposable {
 }
 
 export async function startCommandSystem(opts: { sweepIntervalMs?: number } = {}): Promise<CommandSystem> {
-  const cleanups: (() => Promise<unknown>)[] = [];
+  const cleanups: (() => PromiseLike<unknown>)[] = [];
   const dispose = async () => {
-    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+    for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
   };
   try {
     const hub = await startHub();

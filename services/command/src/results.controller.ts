@@ -15,7 +15,8 @@ export class ResultsController {
   constructor(@Inject(RESULT_BATCHER) private readonly batcher: Batcher<ReceivedResult>) {}
 
   @EventPattern(RESULTS_DURABLE)
-  async result(@Payload() body: CommandResult, @Ctx() ctx: MessageContext): Promise<void> {
-    await this.batcher.add({ result: body, subject: ctx.subject });
+  async result(@Payload() body: CommandResult, @Ctx() ctx: unknown): Promise<void> {
+    // the JetStream transport's context is its MessageContext
+    await this.batcher.add({ result: body, subject: (ctx as MessageContext).subject });
   }
 }
