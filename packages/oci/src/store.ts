@@ -104,7 +104,7 @@ export interface ContentStore {
   /** a read stream over the blob or a range of it; the blob is protected from GC until the stream closes */
   openBlob(digest: string, range?: BlobRange): Promise<BlobReader>;
   /** store a blob from a stream, visible only once its sha256 equals `expectedDigest` */
-  putBlob(source: AsyncIterable<Uint8Array> | Readable, expectedDigest: string): Promise<{ digest: string; size: number }>;
+  putBlob(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array> | Readable, expectedDigest: string): Promise<{ digest: string; size: number }>;
   /** where a download of `digest` in progress lives (`<root>/tmp/<hex>.partial`), resumable across restarts */
   partialPath(digest: string): string;
   /** verify the partial download of `digest` and move it into the store */
@@ -310,7 +310,7 @@ export async function openContentStore(opts: ContentStoreOptions): Promise<Conte
       let size = 0;
       const fh = await open(tmp, 'w');
       try {
-        for await (const chunk of source as AsyncIterable<Uint8Array>) {
+        for await (const chunk of source as AsyncIterable<Uint8Array> | Iterable<Uint8Array>) {
           hash.update(chunk);
           await fh.write(chunk);
           size += chunk.length;
@@ -518,7 +518,7 @@ export async function openContentStore(opts: ContentStoreOptions): Promise<Conte
       }
       try {
         let pos = (await fh.stat()).size;
-        for await (const chunk of source as AsyncIterable<Uint8Array>) {
+        for await (const chunk of source as AsyncIterable<Uint8Array> | Iterable<Uint8Array>) {
           await fh.write(chunk, 0, chunk.length, pos);
           pos += chunk.length;
         }

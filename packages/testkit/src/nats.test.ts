@@ -15,7 +15,7 @@ describe('hub, leaf and link proxy', () => {
     const leafNc = await connect({ servers: leaf.url });
     try {
       const got: string[] = [];
-      leafNc.subscribe('uplink.state.edge-01', { callback: (_e, m) => got.push(m.string()) });
+      leafNc.subscribe('uplink.state.edge-01', { callback: (_e, m) => void got.push(m.string()) });
       await leafNc.flush();
       await waitFor(async () => {
         hubNc.publish('uplink.state.edge-01', 'one');

@@ -130,8 +130,8 @@ export async function startLeaf(opts: LeafOptions): Promise<NatsServer> {
     (store) =>
       `jetstream { store_dir: ${JSON.stringify(store)}, domain: ${JSON.stringify(opts.name)} }\n` +
       `leafnodes {\n  reconnect: 1\n  remotes: [ {\n    url: ${JSON.stringify(opts.hubLeafUrl)}\n` +
-      // local-only subjects never cross the WAN (NATS-NOTES: a leaf publish goes to the hub too)
-      `    deny_exports: ["uplink.local.>"]\n    deny_imports: ["uplink.local.>"]\n${opts.remoteExtra ?? ''}  } ]\n}`,
+      // local-only subjects and each side's dead letters never cross the WAN (a leaf publish goes to the hub too)
+      `    deny_exports: ["uplink.local.>", "uplink.dead.>"]\n    deny_imports: ["uplink.local.>", "uplink.dead.>"]\n${opts.remoteExtra ?? ''}  } ]\n}`,
     opts,
   );
 }

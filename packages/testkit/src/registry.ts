@@ -25,6 +25,8 @@ export interface UpstreamRegistryOptions {
   password?: string;
   /** lifetime of issued tokens (auth 'token') @default 300 */
   tokenTtlSeconds?: number;
+  /** port to listen on @default a free port */
+  port?: number;
 }
 
 export interface TokenService {
@@ -61,7 +63,7 @@ export async function startUpstreamRegistry(opts: UpstreamRegistryOptions = {}):
   const work: TempDir = await tempDir('uplink-registry-');
   const dir = opts.dir ?? join(work.path, 'storage');
   await mkdir(dir, { recursive: true });
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const host = `127.0.0.1:${port}`;
   const url = `http://${host}`;
 

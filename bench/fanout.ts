@@ -1,0 +1,116 @@
+// pnpm bench fanout [--sites N]: one group change affecting N satellites. The satellites are
+// simulated in this process behind one leaf nats-server, each receiving its state the way a real site
+// does (a core subscription on uplink.state.<sat> through the leaf link, validated, then stored in a
+// local JetStream stream under a local-only subject). Reports latency from the PUT to each satellite
+// having its new revision, the hub's CPU seconds and the publish rate.
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import pg from 'pg';
+import { decodeMessage, SCHEMA_HEADER, subjects } from '@uplink/contracts';
+import { createPgSchema, freePort, leafConnected, startHub, startLeaf, waitFor } from '@uplink/testkit';
+import { arg, cpuSeconds, percentile, startService, writeResult } from './support.js';
+
+const N = Number(arg('sites', '1000'));
+const TOKEN = 'bench-admin-token-0123456789';
+const digest = (i: number) => 'sha256:' + i.toString(16).padStart(64, '0');
+
+await using hub = await startHub();
+await using leaf = await startLeaf({ name: 'sim', hubLeafUrl: hub.leafUrl });
+await using schema = await createPgSchema('bench');
+const common = { NATS_URL: hub.url, DATABASE_URL: schema.url };
+const httpPort = await freePort();
+const services = [
+  startService('services/state-publisher/src/main.ts', common),
+  startService('services/gateway/src/main.ts', { ...common, HTTP_PORT: String(httpPort), ADMIN_TOKEN: TOKEN }),
+];
+const gateway = `http://127.0.0.1:${httpPort}`;
+const put = (path: string, body?: unknown) =>
+  fetch(gateway + path, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  });
+
+try {
+  await waitFor(async () => (await fetch(`${gateway}/readyz`)).ok, { timeoutMs: 60_000, what: 'gateway ready' });
+  await waitFor(() => leafConnected(leaf.monitorUrl), { what: 'leaf linked' });
+  const group = (i: number) => ({ registry: 'http://127.0.0.1:1', artifacts: [{ repository: 'bench/app', digest: digest(i) }] });
+  if (!(await put('/v1/groups/fleet', group(1))).ok) throw new Error('PUT group failed');
+
+  // N satellites assigned to the group (setup, not timed: bulk SQL)
+  const names = Array.from({ length: N }, (_, i) => `sat-${String(i).padStart(5, '0')}`);
+  const db = new pg.Client({ connectionString: schema.url });
+  await db.connect();
+  await db.query('INSERT INTO satellites (name) SELECT unnest($1::text[])', [names]);
+  await db.query(`INSERT INTO group_satellites (group_name, satellite) SELECT 'fleet', unnest($1::text[])`, [names]);
+  await db.end();
+
+  // the simulated sites
+  const nc = await connect({ servers: leaf.url });
+  const jsm = await jetstreamManager(nc, { domain: 'sim', checkAPI: false });
+  await jsm.streams.add({ name: 'STATE_LOCAL_SIM', subjects: ['uplink.local.state.>'], max_msgs_per_subject: 1 });
+  const js = jsm.jetstream();
+  const received = new Map<string, { revision: number; at: number }>();
+  const stored = new Map<string, { revision: number; at: number }>();
+  let invalid = 0;
+  for (const name of names) {
+    nc.subscribe(subjects.state(name), {
+      callback: (_err, m) => {
+        const d = decodeMessage('desired-state', m.headers?.get(SCHEMA_HEADER), m.data);
+        if (!d.ok) return void invalid++;
+        received.set(name, { revision: d.value.revision, at: performance.now() });
+        js.publish(subjects.localState(name), m.data, { msgID: `${name}:${d.value.revision}` })
+          .then(() => stored.set(name, { revision: d.value.revision, at: performance.now() }))
+          .catch(() => undefined);
+      },
+    });
+  }
+  await nc.flush();
+  // warm-up change: every site reaches revision 1 (also proves interest has propagated to the hub)
+  const warm = performance.now();
+  if (!(await put('/v1/groups/fleet', group(2))).ok) throw new Error('PUT group failed');
+  await waitFor(() => stored.size === N, { timeoutMs: 120_000, intervalMs: 20, what: `warm-up: ${N} sites stored` });
+  const warmSeconds = (performance.now() - warm) / 1000;
+  const target = Math.min(...[...stored.values()].map((s) => s.revision)) + 1;
+
+  // the measured change
+  const cpu0 = cpuSeconds(hub.proc.pid);
+  const leafCpu0 = cpuSeconds(leaf.proc.pid);
+  const t0 = performance.now();
+  const res = await put('/v1/groups/fleet', group(3));
+  const putMs = performance.now() - t0;
+  if (!res.ok) throw new Error(`PUT failed: ${res.status}`);
+  const done = () => [...stored.values()].filter((s) => s.revision >= target).length === N;
+  await waitFor(done, { timeoutMs: 120_000, intervalMs: 10, what: `${N} sites at revision ${target}` });
+  const recv = [...received.values()].map((s) => s.at - t0).sort((a, b) => a - b);
+  const lat = [...stored.values()].map((s) => s.at - t0).sort((a, b) => a - b);
+  // let the hub settle so its CPU figure includes the whole burst
+  await new Promise((r) => setTimeout(r, 500));
+  const hubCpu = cpuSeconds(hub.proc.pid) - cpu0;
+  const leafCpu = cpuSeconds(leaf.proc.pid) - leafCpu0;
+  const spread = (recv[recv.length - 1]! - recv[0]!) / 1000;
+  await nc.close();
+  await writeResult('fanout', {
+    sites: N,
+    unit: 'ms',
+    applied_p50: Math.round(percentile(lat, 50)),
+    applied_p99: Math.round(percentile(lat, 99)),
+    applied_max: Math.round(lat[lat.length - 1]!),
+    received_p50: Math.round(percentile(recv, 50)),
+    received_p99: Math.round(percentile(recv, 99)),
+    put_ms: Math.round(putMs),
+    hub_cpu_s: Number(hubCpu.toFixed(2)),
+    leaf_cpu_s: Number(leafCpu.toFixed(2)),
+    publish_rate_per_s: Math.round(N / Math.max(spread, 0.001)),
+    warmup_s: Number(warmSeconds.toFixed(2)),
+    invalid,
+    target_p99_ms: 1000,
+    met: percentile(lat, 99) <= 1000,
+    note: 'applied = state received over core interest through the leaf, validated and stored in the local stream',
+  });
+} finally {
+  for (const s of services) {
+    s.kill('SIGTERM');
+    await s.stopped;
+  }
+}

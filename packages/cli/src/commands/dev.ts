@@ -1,0 +1,211 @@
+// `uplink dev`: the whole system on one machine: hub nats-server, Postgres, Redis, every cloud
+// service, an upstream registry with a demo image, and N edge sites (leaf nats-server + edge agent).
+// Everything it starts is a child process stopped by PID on Ctrl-C.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile, rename } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import net from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+import { startHub, startLeaf, freePort, waitFor, startUpstreamRegistry, pushTestImage, type NatsServer } from '@uplink/testkit';
+import { ensureDatabase } from '@uplink/db';
+import { CliError } from '../errors.js';
+import { startPostgres, startRedis } from '../local-servers.js';
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
+const tsx = createRequire(import.meta.url).resolve('tsx');
+
+export interface DevOptions {
+  data: string;
+  sites: string;
+  upstream?: string;
+  httpPort: string;
+  mirrors?: string;
+  logLevel: string;
+}
+
+async function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+/** The preferred port when it is free, otherwise one the OS picks. */
+async function pickPort(preferred: number, taken: Set<number>): Promise<number> {
+  let port = !taken.has(preferred) && (await portFree(preferred)) ? preferred : await freePort();
+  while (taken.has(port)) port = await freePort();
+  taken.add(port);
+  return port;
+}
+
+interface Child {
+  name: string;
+  proc: ChildProcess;
+}
+
+export function devCommand(program: Command): void {
+  program
+    .command('dev')
+    .description('run the whole system locally: hub, Postgres, Redis, cloud services, upstream registry and N edge sites')
+    .option('--data <dir>', 'data directory', '.uplink/dev')
+    .option('--sites <n>', 'number of edge sites', '2')
+    .option('--upstream <url>', 'upstream registry to use instead of a local one')
+    .option('--http-port <port>', 'gateway port (a free one when taken)', '8080')
+    .option('--mirrors <list>', 'runtime mirror configs each site writes (containerd,k3s,…)')
+    .option('--log-level <level>', 'log level of the services', 'info')
+    .action(async (o: DevOptions) => runDev(o));
+}
+
+async function runDev(o: DevOptions): Promise<void> {
+  const sites = Number(o.sites);
+  if (!Number.isInteger(sites) || sites < 0 || sites > 50) throw new CliError('--sites must be a whole number from 0 to 50');
+  const data = resolve(o.data);
+  await mkdir(join(data, 'logs'), { recursive: true });
+  const taken = new Set<number>();
+  const children: Child[] = [];
+  const stops: (() => Promise<void>)[] = [];
+  let stopping = false;
+
+  const say = (line: string) => process.stdout.write(line + '\n');
+  const stopAll = async () => {
+    if (stopping) return;
+    stopping = true;
+    say('uplink dev: stopping');
+    for (const c of [...children].reverse()) {
+      if (c.proc.exitCode === null && c.proc.signalCode === null) {
+        c.proc.kill('SIGTERM');
+        await Promise.race([new Promise((r) => c.proc.once('exit', r)), new Promise((r) => setTimeout(r, 8_000))]);
+        if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL');
+      }
+    }
+    for (const stop of [...stops].reverse()) await stop().catch(() => undefined);
+  };
+  process.once('SIGINT', () => void stopAll().then(() => process.exit(0)));
+  process.once('SIGTERM', () => void stopAll().then(() => process.exit(0)));
+  process.once('exit', () => {
+    for (const c of children) if (c.proc.exitCode === null) c.proc.kill('SIGKILL');
+  });
+
+  const spawnService = (name: string, entry: string, env: Record<string, string>) => {
+    const log = createWriteStream(join(data, 'logs', `${name}.log`), { flags: 'a' });
+    const proc = spawn(process.execPath, ['--conditions=uplink-source', '--import', tsx, join(repoRoot, entry)], {
+      env: { ...process.env, LOG_LEVEL: o.logLevel, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    proc.stdout?.pipe(log);
+    proc.stderr?.pipe(log);
+    proc.once('exit', (code, signal) => {
+      if (!stopping) say(`uplink dev: ${name} exited (${code ?? signal}); see ${join(data, 'logs', `${name}.log`)}`);
+    });
+    children.push({ name, proc });
+    return proc;
+  };
+
+  try {
+    // hub
+    const hub = await startHub({
+      dir: join(data, 'hub'),
+      port: await pickPort(4222, taken),
+      leafPort: await pickPort(7422, taken),
+      monitorPort: await pickPort(8222, taken),
+    });
+    stops.push(() => hub.stop());
+    say(`hub nats-server ${hub.url} (leaf ${hub.leafUrl})`);
+
+    // Postgres and Redis: the given URLs, else the local servers, else private ones in the data dir
+    const pgUrl = process.env.DATABASE_URL ?? (await startPostgres({ dir: join(data, 'postgres'), taken, onStop: (f) => stops.push(f) }));
+    await ensureDatabase(pgUrl);
+    const redisUrl = process.env.REDIS_URL ?? (await startRedis({ dir: join(data, 'redis'), taken, onStop: (f) => stops.push(f) }));
+    say(`postgres ${pgUrl.replace(/\/\/[^@]*@/, '//')}, redis ${redisUrl}`);
+
+    // upstream registry with a demo image
+    let upstream = o.upstream;
+    if (!upstream) {
+      const reg = await startUpstreamRegistry({ dir: join(data, 'upstream'), port: await pickPort(5000, taken) });
+      stops.push(async () => reg[Symbol.asyncDispose]());
+      upstream = reg.url;
+      const { digest } = await pushTestImage({ registry: reg, repository: 'demo/hello', tag: '1.0' });
+      say(`upstream registry ${upstream} with demo/hello:1.0 (${digest})`);
+    }
+
+    // cloud services
+    const tokenFile = join(data, 'admin-token');
+    const adminToken = existsSync(tokenFile) ? (await readFile(tokenFile, 'utf8')).trim() : randomBytes(24).toString('hex');
+    await writeFile(tokenFile, adminToken + '\n', { mode: 0o600 });
+    const common = { NATS_URL: hub.url, DATABASE_URL: pgUrl, REDIS_URL: redisUrl };
+    spawnService('registration', 'services/registration/src/main.ts', common);
+    spawnService('state-publisher', 'services/state-publisher/src/main.ts', common);
+    const httpPort = await pickPort(Number(o.httpPort), taken);
+    spawnService('gateway', 'services/gateway/src/main.ts', { ...common, HTTP_PORT: String(httpPort), ADMIN_TOKEN: adminToken });
+    const gateway = `http://127.0.0.1:${httpPort}`;
+    await waitFor(async () => (await fetch(`${gateway}/readyz`)).ok, { timeoutMs: 90_000, what: `gateway ${gateway}/readyz (logs in ${join(data, 'logs')})` });
+
+    // edge sites
+    const siteInfo: { name: string; registry: string; status: string; leaf: string; runtimeRoot: string; logs: string }[] = [];
+    for (let i = 1; i <= sites; i++) {
+      const name = `edge-${String(i).padStart(2, '0')}`;
+      const dir = join(data, 'sites', name);
+      const runtimeRoot = join(dir, 'root');
+      await mkdir(runtimeRoot, { recursive: true });
+      const leaf: NatsServer = await startLeaf({
+        name,
+        hubLeafUrl: hub.leafUrl,
+        dir: join(dir, 'leaf'),
+        port: await pickPort(4300 + i, taken),
+        monitorPort: await pickPort(8300 + i, taken),
+      });
+      stops.push(() => leaf.stop());
+      const registryPort = await pickPort(5050 + 2 * (i - 1), taken);
+      const statusPort = await pickPort(5051 + 2 * (i - 1), taken);
+      const res = await fetch(`${gateway}/v1/satellites`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name, labels: { site: name } }),
+      });
+      if (!res.ok && res.status !== 409) throw new CliError(`registering ${name} failed: HTTP ${res.status} ${await res.text()}`);
+      spawnService(name, 'services/satellite/src/main.ts', {
+        SATELLITE_NAME: name,
+        NATS_URL: leaf.url,
+        LEAF_MONITOR_URL: leaf.monitorUrl,
+        HUB_DOMAIN: 'hub',
+        DATA_DIR: join(dir, 'data'),
+        STATUS_PORT: String(statusPort),
+        REGISTRY_PORT: String(registryPort),
+        RUNTIME_ROOT: runtimeRoot,
+        ...(o.mirrors ? { MIRRORS: o.mirrors } : {}),
+      });
+      siteInfo.push({
+        name,
+        registry: `127.0.0.1:${registryPort}`,
+        status: `http://127.0.0.1:${statusPort}`,
+        leaf: leaf.url,
+        runtimeRoot,
+        logs: join(data, 'logs', `${name}.log`),
+      });
+    }
+    for (const s of siteInfo) await waitFor(async () => (await fetch(`${s.status}/healthz`)).ok, { timeoutMs: 60_000, what: `${s.name} ${s.status}/healthz` });
+
+    const devJson = {
+      gateway,
+      adminToken,
+      hub: { url: hub.url, monitor: hub.monitorUrl, leaf: hub.leafUrl },
+      upstream,
+      database: pgUrl,
+      redis: redisUrl,
+      logs: join(data, 'logs'),
+      sites: siteInfo,
+    };
+    await writeFile(join(data, 'dev.json.tmp'), JSON.stringify(devJson, null, 2) + '\n', { mode: 0o600 });
+    await rename(join(data, 'dev.json.tmp'), join(data, 'dev.json'));
+    say(`uplink dev ready: ${gateway}`);
+    await new Promise(() => undefined);
+  } catch (err) {
+    await stopAll();
+    throw err instanceof CliError ? err : new CliError(`uplink dev could not start: ${(err as Error).message}`, { cause: err });
+  }
+}

@@ -1,0 +1,33 @@
+// The `uplink` command.
+import { Command, CommanderError } from 'commander';
+import { ConfigError } from '@uplink/contracts';
+import { CliError } from './errors.js';
+import { groupCommand } from './commands/group.js';
+import { satCommand } from './commands/sat.js';
+import { devCommand } from './commands/dev.js';
+import type { TargetFlags } from './api.js';
+
+const program = new Command('uplink')
+  .description('container images, desired state and commands for fleets of edge sites')
+  .option('--gateway <url>', 'gateway URL (default: UPLINK_GATEWAY, then dev.json)')
+  .option('--token <token>', 'API token (default: UPLINK_TOKEN, then dev.json)')
+  .option('--data <dir>', 'data directory of `uplink dev` (for its dev.json)')
+  .showHelpAfterError()
+  .exitOverride();
+
+const flags = () => program.opts<TargetFlags>();
+devCommand(program);
+groupCommand(program, flags);
+satCommand(program, flags);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) process.exit(err.exitCode);
+  if (err instanceof CliError || err instanceof ConfigError) {
+    process.stderr.write(`uplink: ${err.message}\n`);
+    process.exit(err instanceof CliError ? err.exitCode : 1);
+  }
+  process.stderr.write(`uplink: unexpected error: ${(err as Error).message}\n`);
+  process.exit(1);
+}
