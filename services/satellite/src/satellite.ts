@@ -27,6 +27,7 @@ import { openContentStore, type GcResult } from '@uplink/oci';
 import { applyDesiredState, type Realise } from './apply.js';
 import { startCatchUp, type CatchUp } from './catch-up.js';
 import { credentialsFromJson, type CredentialsFor } from './credentials.js';
+import { startHeartbeat, type HeartbeatHandle } from './heartbeat.js';
 import { createIntake } from './intake.js';
 import { startLinkMonitor, type LinkMonitor } from './link.js';
 import { createSatelliteMetrics } from './metrics.js';
@@ -207,6 +208,7 @@ export async function startSatellite(config: SatelliteSettings, opts: StartSatel
   let sub: Subscription | undefined;
   let runner: ConsumerRunner | undefined;
   let catchUp: CatchUp | undefined;
+  let heartbeat: HeartbeatHandle | undefined;
   let monitor: LinkMonitor | undefined;
 
   async function run(): Promise<void> {
@@ -252,6 +254,23 @@ export async function startSatellite(config: SatelliteSettings, opts: StartSatel
       metrics,
       highestRecorded: Math.max(store.applied?.revision ?? 0, recorded?.revision ?? 0),
       onRecorded: noteDesired,
+    });
+
+    heartbeat = startHeartbeat({
+      nc: conn,
+      satellite: sat,
+      intervalSeconds: () => store.document?.config.heartbeatSeconds ?? 30,
+      sample: async () => {
+        const { status: syncStatus, ready, total, failed, lastSyncAt } = replicator.summary();
+        return {
+          applied: store.applied ? { revision: store.applied.revision, digest: store.applied.digest } : null,
+          inventory: (await replicator.listImages()).map((i) => ({ repository: i.repository, ...(i.tag === undefined ? {} : { tag: i.tag }), digest: i.digest, sizeBytes: i.sizeBytes })),
+          sync: { status: syncStatus, ready, total, failed, lastSyncAt },
+          link: { ...link },
+        };
+      },
+      storePath: content.root,
+      logger: log,
     });
 
     reporter = startAppliedReporter({ nc: conn, satellite: sat, logger: log, metrics, onDelivered: contact });
@@ -360,7 +379,7 @@ export async function startSatellite(config: SatelliteSettings, opts: StartSatel
     await ready.catch(() => undefined);
     sub?.unsubscribe();
     // loops stop at their next step; a request they have in flight ends when the connection drains
-    const loops = Promise.all([monitor?.stop(), catchUp?.stop(), reporter?.stop()]);
+    const loops = Promise.all([monitor?.stop(), catchUp?.stop(), reporter?.stop(), heartbeat?.stop()]);
     for (const t of timers) clearInterval(t);
     clearTimeout(reportTimer);
     await runner?.stop();
