@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeMessage, hubStreams, SCHEMA_HEADER, siteStreams, type Heartbeat } from '@uplink/contracts';
 import { provisionStreams } from '@uplink/bus';
 import { createLogger } from '@uplink/observability';
-import { startHeartbeat, type HeartbeatParts } from '@uplink/satellite';
+import { outboxFromForwarder, startHeartbeat, type HeartbeatParts } from '@uplink/satellite';
 import { freePort, leafConnected, startHub, startLeaf, startLinkProxy, startProcess, waitFor } from '@uplink/testkit';
 
 const SAT = 'edge-01';
@@ -73,10 +73,7 @@ describe('heartbeats through OUTBOX and the forwarder', () => {
         intervalSeconds: () => 1,
         sample: parts,
         // the forwarder's view of OUTBOX, as a standalone satellite reads it
-        outbox: async () => {
-          const s = await stats();
-          return { messages: s.backlog.messages, bytes: s.backlog.bytes, dropped: s.dropped };
-        },
+        outbox: outboxFromForwarder(`http://127.0.0.1:${statusPort}`),
         logger,
       });
       const beats = hb.current;

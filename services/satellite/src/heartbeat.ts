@@ -64,6 +64,21 @@ export interface HeartbeatHandle {
 export const DEFAULT_HEARTBEAT_SECONDS = 30;
 const MAX_TICK_MS = 1_000;
 
+/**
+ * OUTBOX depth and drops as a forwarder in another process reports them on its `/stats` (a forwarder
+ * in the same process: pass its `outbox()` instead).
+ */
+export function outboxFromForwarder(statusUrl: string, timeoutMs = 2_000): () => Promise<OutboxDepth> {
+  const url = `${statusUrl.replace(/\/+$/, '')}/stats`;
+  return async () => {
+    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    if (!res.ok) throw new Error(`forwarder ${url} answered ${res.status}`);
+    const s = (await res.json()) as { backlog?: { messages?: unknown; bytes?: unknown }; dropped?: unknown };
+    const int = (v: unknown) => (typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : 0);
+    return { messages: int(s.backlog?.messages), bytes: int(s.backlog?.bytes), dropped: int(s.dropped) };
+  };
+}
+
 /** sha256 over the canonical form of the inventory, independent of its order */
 export function inventoryHash(images: readonly InventoryEntry[]): string {
   const sorted = [...images].sort((a, b) => cmp(a.repository, b.repository) || cmp(a.digest, b.digest) || cmp(a.tag ?? '', b.tag ?? ''));

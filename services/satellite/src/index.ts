@@ -2,7 +2,7 @@ export { startSatellite } from './satellite.js';
 export { applyDesiredState } from './apply.js';
 export { planApply, planIntake } from './plan.js';
 export { SatelliteError, SatelliteErrorCode } from './errors.js';
-export { startHeartbeat, inventoryHash, effectiveInterval, DEFAULT_HEARTBEAT_SECONDS } from './heartbeat.js';
+export { startHeartbeat, inventoryHash, effectiveInterval, outboxFromForwarder, DEFAULT_HEARTBEAT_SECONDS } from './heartbeat.js';
 export { createSystemSampler } from './system-sample.js';
 
 export type { SatelliteHandle, SatelliteSettings, StartSatelliteOptions } from './satellite.js';
