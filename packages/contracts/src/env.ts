@@ -67,6 +67,17 @@ export const SatelliteEnv = CommonEnv.extend({
   REGISTRY_PORT: port.default(5050).describe('port of the local OCI registry'),
   CATCHUP_INTERVAL_S: z.coerce.number().positive().default(30).describe('how often the satellite checks the hub for a newer state'),
   RUNTIME_ROOT: z.string().default('/').describe('root under which runtime mirror config is written'),
+  MIRRORS: z
+    .string()
+    .regex(
+      /^\s*(?:(?:containerd|k3s|rke2|crio|cri-o|podman|docker)(?::[A-Za-z0-9.:[\]-]+(?:,[A-Za-z0-9.:[\]-]+)*)?\s*(?:[;,]\s*|$))*$/i,
+      'must be runtimes with optional registries, e.g. "containerd:docker.io,ghcr.io;k3s" or "containerd,k3s" (runtimes: containerd, k3s, rke2, crio, docker)',
+    )
+    .optional()
+    .describe('runtimes whose mirror config the satellite writes, beside the desired state\'s config.mirrors: `containerd:docker.io,ghcr.io;k3s` (no registries = every registry of the desired state)'),
+  DIRECT_DELIVERY_DIR: z.string().optional().describe('where image tarballs go when the desired state asks for direct delivery; default RUNTIME_ROOT/var/lib/rancher/k3s/agent/images'),
+  PULL_THROUGH_ALLOW: z.string().default('').describe('comma-separated `<registry host>/<repository>` patterns (`*` one path segment, `**` any) pulled through from upstream on a miss; empty = off'),
+  PULL_THROUGH_QUOTA_BYTES: z.coerce.number().int().min(0).default(0).describe('store size above which pull-through cached content is evicted, least recently used first (0 = no limit); desired content is never evicted'),
   DRIFT_CHECK_INTERVAL_S: z.coerce.number().min(0).default(300).describe('how often the content store is checked against the applied state and missing content repaired (0 = only on demand)'),
   VERIFY_INTERVAL_S: z.coerce.number().min(0).default(86_400).describe('how often every stored blob is re-hashed and corrupt ones fetched again (0 = only on demand)'),
   GC_GRACE_S: z.coerce.number().min(0).default(3_600).describe('content no longer desired is deleted only after this many seconds'),

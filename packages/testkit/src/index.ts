@@ -13,3 +13,5 @@ export { startUpstreamRegistry } from './registry.js';
 export type { UpstreamRegistry, UpstreamRegistryOptions, RegistryAuth, TokenService } from './registry.js';
 export { pushTestImage, pushTestIndex } from './images.js';
 export type { TestImage, TestImageOptions, TestIndex, TestIndexOptions, ImageFormat, RegistryTarget } from './images.js';
+export { startContainerd, containerdUnavailable, CRI_NAMESPACE } from './containerd.js';
+export type { Containerd, ContainerdOptions, CriImage, CriImageService } from './containerd.js';

@@ -5,7 +5,9 @@ import { parse as parseToml } from 'smol-toml';
 import { parse as parseYaml } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { isRepository } from '@uplink/oci';
+import { createLogger } from '@uplink/observability';
 import { tempDir } from '@uplink/testkit';
+import { applyRuntimeConfig } from './index.js';
 import { applyMirrors } from './mirrors.js';
 import { parseMirrorSpec, planMirrors } from './mirror-spec.js';
 import { createRepositoryResolver, nameArtifacts } from './naming.js';
@@ -203,5 +205,24 @@ describe('image naming', () => {
     expect(resolve('library/alpine', 'docker.io')).toBe('library/alpine');
     expect(resolve('other/x', '127.0.0.1:9999')).toBe('other/x');
     expect(createRepositoryResolver(null)('a/b', 'docker.io')).toBe('a/b');
+  });
+});
+
+describe('applyRuntimeConfig', () => {
+  const logger = createLogger({ service: 'test', level: 'silent' });
+  const state = {
+    registries: [{ name: 'hub', url: 'https://registry-1.docker.io' }],
+    artifacts: [{ registry: 'hub', repository: 'library/nginx', tag: 'alpine', digest: `sha256:${'a'.repeat(64)}` }],
+    config: { heartbeatSeconds: 30, mirrors: ['k3s' as const], directDelivery: false, bandwidthLimit: 0, syncWindows: [] },
+  };
+
+  it('writes the runtimes of the spec and of the desired state, and reports a bad spec without throwing', async () => {
+    await using root = await tempDir('uplink-runtime-');
+    const r = await applyRuntimeConfig({ root: root.path, mirrorUrl: MIRROR, mirrors: 'containerd', state, logger });
+    expect(r.errors).toEqual([]);
+    expect(r.mirrors?.written.map((p) => relative(root.path, p))).toEqual(['etc/containerd/config.toml', 'etc/containerd/certs.d/docker.io/hosts.toml', 'etc/rancher/k3s/registries.yaml']);
+    const bad = await applyRuntimeConfig({ root: root.path, mirrorUrl: MIRROR, mirrors: 'containerd;kubelet', state, logger });
+    expect(bad.errors).toEqual([expect.objectContaining({ code: 'MIRROR_SPEC_INVALID', message: expect.stringMatching(/unknown runtime "kubelet"/) })]);
+    expect(bad.mirrors).toBeNull();
   });
 });
