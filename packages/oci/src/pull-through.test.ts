@@ -74,6 +74,7 @@ describe('pull-through', () => {
     expect(s).toMatchObject({ manifestsFetched: 1, blobsFetched: 3, upstreamUnavailable: 0 });
     expect(s.bytesFetched).toBeGreaterThan(2 * 64 * 1024);
     expect(await sat.store.listTags('library/app')).toEqual(['v1']);
+    expect(sat.pull.cachedManifests()).toEqual([{ repository: 'library/app', digest: image.digest, tags: ['v1'] }]);
     expect((await sat.store.verify()).corrupt).toEqual([]);
 
     await up.stop();

@@ -76,6 +76,8 @@ export interface PullThrough {
   fetchBlob(req: PullThroughRequest, digest: string): Promise<void>;
   /** note that a manifest was served (LRU) */
   touch(repository: string, digest: string): void;
+  /** what pull-through brought in, by repository: a prune of undesired tags must leave these tags alone */
+  cachedManifests(): Array<{ repository: string; digest: string; tags: string[] }>;
   /** evict proxy-cached content until the store is within the quota */
   enforceQuota(): Promise<EvictionResult>;
   stats(): PullThroughStats;
@@ -388,6 +390,8 @@ export async function createPullThrough(opts: PullThroughOptions): Promise<PullT
       if (e) e.lastUsed = Date.now();
     },
 
+    cachedManifests: () =>
+      [...entries.values()].flatMap((e) => (e.kind === 'manifest' ? [{ repository: e.repository, digest: e.digest, tags: [...e.tags] }] : [])),
     enforceQuota: () => quotaWork ?? enforce(),
     stats: () => ({ ...stats, cached: entries.size }),
     async flush() {
