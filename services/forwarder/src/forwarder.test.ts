@@ -19,7 +19,7 @@ interface HubMsg {
   time: number;
 }
 
-async function site(opts: { telemetryDedupeWindowNs?: number } = {}) {
+async function site(opts: { telemetryDedupeWindowNs?: number; telemetryMaxMsgSize?: number } = {}) {
   const hub = await startHub();
   const proxy = await startLinkProxy({ port: hub.leafPort });
   const leaf = await startLeaf({ name: SAT, hubLeafUrl: proxy.leafUrl });
@@ -29,6 +29,10 @@ async function site(opts: { telemetryDedupeWindowNs?: number } = {}) {
     { ...hubStreams.TELEMETRY, ...(opts.telemetryDedupeWindowNs ? { duplicate_window: opts.telemetryDedupeWindowNs } : {}) },
     hubStreams.RESULTS,
   ]);
+  if (opts.telemetryMaxMsgSize) {
+    const info = await hjsm.streams.info('TELEMETRY');
+    await hjsm.streams.update('TELEMETRY', { ...info.config, max_msg_size: opts.telemetryMaxMsgSize });
+  }
   const lnc = await connect({ servers: leaf.url });
   const ljsm = await jetstreamManager(lnc, { domain: SAT });
   await provisionStreams(ljsm, siteStreams(SAT));
@@ -57,7 +61,7 @@ async function site(opts: { telemetryDedupeWindowNs?: number } = {}) {
       return startForwarder(config, { logger, ...o }).then((f) => (forwarders.push(f), f));
     },
     /** a sync event numbered n into OUTBOX; its msg id is `sync-<n>` */
-    sync: (n: number) => publishToOutbox(lnc, SAT, 'sync', 'sync-event', syncEvent(n), { msgId: `sync-${n}` }),
+    sync: (n: number, extra: Partial<SyncEvent> = {}) => publishToOutbox(lnc, SAT, 'sync', 'sync-event', { ...syncEvent(n), ...extra }, { msgId: `sync-${n}` }),
     /** a command result into OUTBOX (raw: the forwarder ships any message type) */
     result: async (n: number) => {
       const h = natsHeaders();
@@ -199,6 +203,21 @@ describe('forwarder', () => {
     await waitFor(async () => (await s.hubMessages('TELEMETRY')).length === 5, { what: 'fresh telemetry forwarded' });
     expect((await s.hubMessages('TELEMETRY')).map(revisionOf)).toEqual(range(10, 15));
     expect(f.stats().dropped).toBe(10);
+  });
+
+  it('moves a message the hub refuses for good (too large) to the leaf DEAD stream and goes on', async () => {
+    await using s = await site({ telemetryMaxMsgSize: 1_000 });
+    await s.sync(0);
+    await s.sync(1, { event: 'artifact.failed', error: 'x'.repeat(2_000) });
+    await s.sync(2);
+    const f = await s.start();
+    await waitFor(async () => (await outboxDepth(s)) === 0, { what: 'OUTBOX drained' });
+    expect((await s.hubMessages('TELEMETRY')).map(revisionOf)).toEqual([0, 2]);
+    expect(f.stats()).toMatchObject({ forwarded: 2, rejected: 1 });
+    const dead = await s.ljsm.streams.getMessage('DEAD', { last_by_subj: 'uplink.dead.OUTBOX' });
+    expect(dead?.header.get('Uplink-Dead-Reason')).toMatch(/hub refused it: .*maximum/);
+    expect(dead?.header.get('Uplink-Dead-Subject')).toBe(`uplink.outbox.${SAT}.sync`);
+    expect((dead?.json() as SyncEvent).revision).toBe(1);
   });
 
   it('forwards again under the same id after a crash between PubAck and local ack: deduped in the window, recognisable after it', async () => {

@@ -9,7 +9,7 @@ import { jetstreamManager, type Consumer, type JetStreamManager, type JsMsg, typ
 import { headers as natsHeaders, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import type { z } from 'zod';
 import { consumer, outboxTarget, siteStreams, subjects, type ConsumerSpec, type ForwarderEnv } from '@uplink/contracts';
-import { backoffDelay, connectNats, jsFor, provisionStreams, retry, sleep } from '@uplink/bus';
+import { backoffDelay, connectNats, deadLetter, jsFor, provisionStreams, retry, sleep } from '@uplink/bus';
 import { createLogger, type Logger } from '@uplink/observability';
 import { createDropTracker, type DropTracker } from './drops.js';
 import { firstSeqNotOlderThan, planByteTrim } from './limits.js';
@@ -49,6 +49,8 @@ export interface ForwarderStats {
   droppedByStream: { telemetry: number; results: number };
   /** what waits in OUTBOX (both streams), as of the last check */
   backlog: { messages: number; bytes: number; telemetry: number; results: number };
+  /** messages the hub refused for good (e.g. too large), moved to the leaf's DEAD stream */
+  rejected: number;
   /** false while the last attempt to reach the hub failed */
   hubReachable: boolean;
   /** batches the hub did not acknowledge since start */
@@ -105,6 +107,7 @@ export async function startForwarder(config: ForwarderSettings, opts: StartForwa
   let forwardedTotal = 0;
   let duplicatesTotal = 0;
   let failedAttempts = 0;
+  let rejectedTotal = 0;
   let wake = new AbortController();
   metrics.hubReachable.set(1);
 
@@ -139,6 +142,7 @@ export async function startForwarder(config: ForwarderSettings, opts: StartForwa
       satellite: sat,
       forwarded: forwardedTotal,
       duplicates: duplicatesTotal,
+      rejected: rejectedTotal,
       dropped: droppedByStream.telemetry + droppedByStream.results,
       droppedByStream,
       backlog: {
@@ -267,15 +271,20 @@ export async function startForwarder(config: ForwarderSettings, opts: StartForwa
   }
 
   /** publish a batch pipelined; ack the prefix the hub stored, nak the rest (kept in order for a retry) */
-  async function forward(publisher: BatchPublisher, s: Source, msgs: JsMsg[]): Promise<{ forwarded: number; error?: string }> {
+  async function forward(conn: NatsConnection, publisher: BatchPublisher, s: Source, msgs: JsMsg[]): Promise<{ forwarded: number; error?: string }> {
     const outcomes = await publisher.publish(
       msgs.map((m) => outgoing(s, m)),
       config.PUBLISH_TIMEOUT_MS,
     );
-    const acks: PubAck[] = [];
+    // the prefix the hub took: stored (a PubAck) or refused for good (dead-lettered on the leaf)
+    const acks: (PubAck | { rejected: string })[] = [];
     let error: string | undefined;
     for (const o of outcomes) {
       if (!o.ok) {
+        if (o.permanent) {
+          acks.push({ rejected: o.error });
+          continue;
+        }
         error = o.error;
         break;
       }
@@ -291,6 +300,26 @@ export async function startForwarder(config: ForwarderSettings, opts: StartForwa
       await opts.onBatchAcknowledged({ stream: s.stream, count: ok, firstSeq: msgs[0]!.seq, lastSeq: msgs[ok - 1]!.seq });
     }
     if (killed) return { forwarded: 0, error: 'killed' };
+    for (let i = 0; i < ok; i++) {
+      const a = acks[i]!;
+      if (!('rejected' in a)) continue;
+      // a message the hub can never take (too large) must not block everything behind it
+      const m = msgs[i]!;
+      rejectedTotal++;
+      metrics.rejected.inc({ kind: kindOf(m.subject) });
+      log.error({ subject: m.subject, seq: m.seq, reason: a.rejected }, 'hub refused a message for good; moved to the leaf DEAD stream');
+      await deadLetter(conn, {
+        stream: s.stream,
+        subject: m.subject,
+        data: m.data,
+        headers: m.headers,
+        reason: `hub refused it: ${a.rejected}`,
+        sequence: m.seq,
+        msgId: `dead:${s.stream}:${m.seq}:${m.info.timestampNanos}`,
+        domain: sat,
+        logger: log,
+      });
+    }
     const now = new Date().toISOString();
     for (let i = 0; i < msgs.length; i++) {
       const m = msgs[i]!;
@@ -300,8 +329,10 @@ export async function startForwarder(config: ForwarderSettings, opts: StartForwa
         continue;
       }
       m.ack();
+      const a = acks[i]!;
+      if ('rejected' in a) continue;
       const kind = kindOf(m.subject);
-      if (acks[i]!.duplicate) {
+      if (a.duplicate) {
         duplicatesTotal++;
         metrics.duplicates.inc({ kind });
       } else {
@@ -376,7 +407,7 @@ export async function startForwarder(config: ForwarderSettings, opts: StartForwa
             prefetched = { s, msgs: next };
           }
         }
-        const r = await forward(publisher, s, msgs);
+        const r = await forward(conn, publisher, s, msgs);
         if (killed) return;
         paceAt = Math.max(paceAt, Date.now()) + (r.forwarded * 1_000) / config.DRAIN_RATE;
         if (r.error === undefined) {

@@ -11,6 +11,8 @@ export interface ForwarderMetrics {
   dropped: Counter<'stream'>;
   backlogMessages: Gauge<'stream'>;
   backlogBytes: Gauge<'stream'>;
+  /** refused by the hub for good and dead-lettered on the leaf, by kind */
+  rejected: Counter<'kind'>;
   publishFailures: Counter;
   hubReachable: Gauge;
   batchSize: Histogram;
@@ -26,6 +28,7 @@ export function createForwarderMetrics(): ForwarderMetrics {
     dropped: new Counter({ name: 'uplink_forwarder_dropped_total', help: 'messages that left OUTBOX without being forwarded (limits)', labelNames: ['stream'], registers: r }),
     backlogMessages: new Gauge({ name: 'uplink_forwarder_backlog_messages', help: 'messages waiting in OUTBOX', labelNames: ['stream'], registers: r }),
     backlogBytes: new Gauge({ name: 'uplink_forwarder_backlog_bytes', help: 'bytes waiting in OUTBOX', labelNames: ['stream'], registers: r }),
+    rejected: new Counter({ name: 'uplink_forwarder_rejected_total', help: 'messages the hub refused for good (dead-lettered on the leaf)', labelNames: ['kind'], registers: r }),
     publishFailures: new Counter({ name: 'uplink_forwarder_publish_failures_total', help: 'batches the hub did not acknowledge (link down, timeout)', registers: r }),
     hubReachable: new Gauge({ name: 'uplink_forwarder_hub_reachable', help: '1 while the hub acknowledges forwarded messages', registers: r }),
     batchSize: new Histogram({ name: 'uplink_forwarder_batch_size', help: 'messages per forwarded batch', buckets: [1, 10, 50, 100, 250, 500, 1000, 5000], registers: r }),

@@ -11,7 +11,11 @@ export interface Outgoing {
   headers: MsgHdrs;
 }
 
-export type PublishOutcome = { ok: true; ack: PubAck } | { ok: false; error: string };
+/** `permanent`: the stream refused this message and always will (too large), unlike timeouts or an unreachable hub */
+export type PublishOutcome = { ok: true; ack: PubAck } | { ok: false; error: string; permanent?: boolean };
+
+/** JetStream's "message size exceeds maximum allowed" */
+const MESSAGE_TOO_LARGE = 10054;
 
 export interface BatchPublisher {
   /** publish in order; resolves when every message has its outcome or the deadline passed */
@@ -83,8 +87,11 @@ function outcomeOf(h: MsgHdrs | undefined, data: Uint8Array): PublishOutcome {
     return { ok: false, error: why };
   }
   try {
-    const j = JSON.parse(new TextDecoder().decode(data)) as Partial<PubAck> & { error?: { code?: number; description?: string } };
-    if (j.error) return { ok: false, error: `${j.error.code ?? ''} ${j.error.description ?? 'stream error'}`.trim() };
+    const j = JSON.parse(new TextDecoder().decode(data)) as Partial<PubAck> & { error?: { code?: number; err_code?: number; description?: string } };
+    if (j.error) {
+      const error = `${j.error.code ?? ''} ${j.error.description ?? 'stream error'}`.trim();
+      return j.error.err_code === MESSAGE_TOO_LARGE ? { ok: false, error, permanent: true } : { ok: false, error };
+    }
     if (typeof j.stream !== 'string' || typeof j.seq !== 'number') return { ok: false, error: 'malformed PubAck' };
     return { ok: true, ack: { stream: j.stream, seq: j.seq, duplicate: j.duplicate === true, ...(j.domain ? { domain: j.domain } : {}) } };
   } catch {
