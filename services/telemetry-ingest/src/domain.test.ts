@@ -6,6 +6,7 @@ import { imagesReport } from './images.js';
 import { DAY_MS, daysToPrepare, partitionDay, partitionName, partitionsToDrop, retentionStart } from './partitions.js';
 import { latestPerSatellite, messageIdOf, toRecord } from './records.js';
 import { liveness, satelliteStatus } from './status.js';
+import { copyText } from './store.js';
 
 const rules = { staleAfterIntervals: 3, offlineAfterMs: 600_000 };
 const d = (c: string) => 'sha256:' + c.repeat(64);
@@ -61,39 +62,53 @@ describe('records', () => {
 
   it('keys a message by its outbox id, else by a hash stable across re-forwarding', () => {
     const hb = heartbeat('edge-01', '2026-01-31T11:00:00Z');
-    expect(toRecord('uplink.telemetry.edge-01.heartbeat', hb, 'm-1', opts)).toMatchObject({ satellite: 'edge-01', kind: 'heartbeat', msgId: 'm-1' });
-    const a = messageIdOf(undefined, 'uplink.telemetry.edge-01.heartbeat', hb);
-    expect(a).toBe(messageIdOf(undefined, 'uplink.telemetry.edge-01.heartbeat', { ...hb }));
-    expect(a).not.toBe(messageIdOf(undefined, 'uplink.telemetry.edge-01.heartbeat', { ...hb, seq: 2 }));
+    const raw = JSON.stringify(hb);
+    expect(toRecord('uplink.telemetry.edge-01.heartbeat', hb, raw, 'm-1', opts)).toMatchObject({ satellite: 'edge-01', kind: 'heartbeat', msgId: 'm-1', raw });
+    const a = messageIdOf(undefined, 'uplink.telemetry.edge-01.heartbeat', raw);
+    expect(a).toBe(messageIdOf(undefined, 'uplink.telemetry.edge-01.heartbeat', JSON.stringify({ ...hb })));
+    expect(a).not.toBe(messageIdOf(undefined, 'uplink.telemetry.edge-01.heartbeat', JSON.stringify({ ...hb, seq: 2 })));
   });
 
   it('refuses a body of another satellite and a time far in the future, as invalid', () => {
-    const wrongSite = () => toRecord('uplink.telemetry.edge-02.heartbeat', heartbeat('edge-01', '2026-01-31T11:00:00Z'), 'm', opts);
+    const wrongSite = () => toRecord('uplink.telemetry.edge-02.heartbeat', heartbeat('edge-01', '2026-01-31T11:00:00Z'), '{}', 'm', opts);
     expect(wrongSite).toThrow(/names satellite "edge-01"/);
     try {
-      toRecord('uplink.telemetry.edge-01.heartbeat', heartbeat('edge-01', '2026-02-02T00:00:00Z'), 'm', opts);
+      toRecord('uplink.telemetry.edge-01.heartbeat', heartbeat('edge-01', '2026-02-02T00:00:00Z'), '{}', 'm', opts);
       expect.unreachable();
     } catch (err) {
       expect(isInvalidMessage(err)).toBe(true);
       expect((err as Error).message).toMatch(/in the future/);
     }
+    // a day JavaScript rolls over into the next month
+    expect(() => toRecord('uplink.telemetry.edge-01.heartbeat', heartbeat('edge-01', '2026-01-30T11:00:00Z'.replace('01-30', '02-30')), '{}', 'm', { ...opts, nowMs: Date.parse('2026-03-02T12:00:00Z') })).toThrow(/not a valid time/);
   });
 
   it('keeps the newest heartbeat per site and the newest full inventory, sorted by site', () => {
     const img = (c: string) => [{ repository: 'app/web', digest: d(c), sizeBytes: 1 }];
+    const rx = (heartbeat: Heartbeat, receivedAtMs = Infinity) => ({ heartbeat, raw: JSON.stringify(heartbeat), msgId: heartbeat.at, receivedAtMs });
     const latest = latestPerSatellite([
-      { heartbeat: heartbeat('b', '2026-01-31T11:00:02Z', { inventory: { hash: 'x', images: img('a') } }), receivedAtMs: Infinity },
-      { heartbeat: heartbeat('b', '2026-01-31T11:00:03Z'), receivedAtMs: Infinity },
-      { heartbeat: heartbeat('a', '2026-01-31T11:00:01Z', { intervalSeconds: 5 }), receivedAtMs: Infinity },
-      { heartbeat: heartbeat('b', '2026-01-31T11:00:01Z', { inventory: { hash: 'y', images: img('b') } }), receivedAtMs: Infinity },
+      rx(heartbeat('b', '2026-01-31T11:00:02Z', { inventory: { hash: 'x', images: img('a') } })),
+      rx(heartbeat('b', '2026-01-31T11:00:03Z')),
+      rx(heartbeat('a', '2026-01-31T11:00:01Z', { intervalSeconds: 5 })),
+      rx(heartbeat('b', '2026-01-31T11:00:01Z', { inventory: { hash: 'y', images: img('b') } })),
       // dated in the future by the site's clock: counts as received
-      { heartbeat: heartbeat('c', '2026-01-31T12:30:00Z'), receivedAtMs: opts.nowMs },
+      rx(heartbeat('c', '2026-01-31T12:30:00Z'), opts.nowMs),
     ]);
     expect(latest.map((l) => l.satellite)).toEqual(['a', 'b', 'c']);
     expect(latest[0]!.intervalSeconds).toBe(5);
     expect(latest[1]!.heartbeat.at).toBe('2026-01-31T11:00:03Z');
+    expect(latest[1]!.msgId).toBe('2026-01-31T11:00:03Z');
     expect(latest[1]!.inventory?.images[0]?.digest).toBe(d('a'));
     expect(latest[2]!.atMs).toBe(opts.nowMs);
+  });
+});
+
+describe('COPY text', () => {
+  it('escapes what the text format treats specially and writes null as \\N', () => {
+    expect(copyText('{"a":"x\\"y\\\\z"}')).toBe('{"a":"x\\\\"y\\\\\\\\z"}');
+    expect(copyText('a\tb\nc\rd')).toBe('a\\tb\\nc\\rd');
+    expect(copyText(null)).toBe('\\N');
+    expect(copyText(12)).toBe('12');
   });
 });
 

@@ -8,7 +8,7 @@ import type { Logger } from '@uplink/observability';
 import { MicroBatcher } from './batcher.js';
 import type { IngestMetrics } from './metrics.js';
 import { dayOf, retentionStart } from './partitions.js';
-import { latestPerSatellite, toRecord, type TelemetryRecord } from './records.js';
+import { latestPerSatellite, toRecord, type ReceivedHeartbeat, type TelemetryRecord } from './records.js';
 import type { StatusCache } from './status-cache.js';
 import { isBadData, isMissingPartition, type TelemetryStore } from './store.js';
 
@@ -24,6 +24,8 @@ interface Item {
   heartbeat: Heartbeat | undefined;
   receivedAtMs: number;
 }
+
+const utf8 = new TextDecoder();
 
 export class TelemetryIngest {
   private readonly batcher: MicroBatcher<Item>;
@@ -53,7 +55,9 @@ export class TelemetryIngest {
 
   private add(body: { satellite: string; at: string }, ctx: MessageContext, heartbeat: Heartbeat | undefined): Promise<void> {
     const now = Date.now();
-    const record = toRecord(ctx.subject, body, ctx.msgId, { nowMs: now, maxClockSkewMs: this.opts.maxClockSkewMs });
+    // the text as received: stored and cached as is, never encoded again
+    const raw = utf8.decode(ctx.data);
+    const record = toRecord(ctx.subject, body, raw, ctx.msgId, { nowMs: now, maxClockSkewMs: this.opts.maxClockSkewMs });
     return this.batcher.add({ record, heartbeat, receivedAtMs: now });
   }
 
@@ -68,7 +72,7 @@ export class TelemetryIngest {
     }
     this.metrics.batchSize.observe(items.length);
     if (fresh.length === 0) return outcomes;
-    const latest = latestPerSatellite(fresh.flatMap((i) => (i.heartbeat ? [{ heartbeat: i.heartbeat, receivedAtMs: i.receivedAtMs }] : [])));
+    const latest = latestPerSatellite(heartbeatsOf(fresh));
     try {
       await this.store.ensurePartitions(fresh.map((i) => dayOf(i.record.atMs)));
       const { inserted } = await this.store.write(
@@ -93,7 +97,7 @@ export class TelemetryIngest {
         outcomes.push(undefined);
         continue;
       }
-      const latest = item.heartbeat ? latestPerSatellite([{ heartbeat: item.heartbeat, receivedAtMs: item.receivedAtMs }]) : [];
+      const latest = latestPerSatellite(heartbeatsOf([item]));
       try {
         const { inserted } = await this.store.write([item.record], latest);
         this.count([item], inserted);
@@ -131,4 +135,12 @@ export class TelemetryIngest {
     this.log.warn({ err: message }, 'telemetry batch not stored; its messages will be redelivered');
     return new RetryableError(`storing telemetry failed: ${message}`, { cause: err });
   }
+}
+
+function heartbeatsOf(items: Item[]): ReceivedHeartbeat[] {
+  const out: ReceivedHeartbeat[] = [];
+  for (const i of items) {
+    if (i.heartbeat) out.push({ heartbeat: i.heartbeat, raw: i.record.raw, msgId: i.record.msgId, receivedAtMs: i.receivedAtMs });
+  }
+  return out;
 }

@@ -34,16 +34,19 @@ export class TelemetryQueries {
     const sat = await this.pool.query<{ revoked: boolean }>('SELECT revoked_at IS NOT NULL AS revoked FROM satellites WHERE name = $1', [name]);
     const row = sat.rows[0];
     if (!row) throw notFound(name);
-    let latest: { atMs: number; intervalSeconds: number; heartbeat: Heartbeat } | undefined;
+    let latest: { atMs: number; intervalSeconds: number; heartbeat: Heartbeat | null } | undefined;
     try {
       latest = await this.cache.get(name);
     } catch (err) {
       this.log.warn({ err: (err as Error).message, satellite: name }, 'redis unavailable; reading status from postgres');
     }
     if (!latest) {
-      const { rows } = await this.pool.query<{ at_ms: string; interval_seconds: number; heartbeat: Heartbeat }>(
-        `SELECT (extract(epoch FROM last_heartbeat_at) * 1000)::bigint AS at_ms, interval_seconds, heartbeat
-         FROM satellite_status WHERE satellite = $1`,
+      // the heartbeat itself is its telemetry row (gone once its partition passed the retention)
+      const { rows } = await this.pool.query<{ at_ms: string; interval_seconds: number; heartbeat: Heartbeat | null }>(
+        `SELECT (extract(epoch FROM st.last_heartbeat_at) * 1000)::bigint AS at_ms, st.interval_seconds, t.body AS heartbeat
+         FROM satellite_status st
+         LEFT JOIN telemetry t ON t.satellite = st.satellite AND t.at = st.heartbeat_at AND t.msg_id = st.heartbeat_msg_id
+         WHERE st.satellite = $1`,
         [name],
       );
       const r = rows[0];
@@ -69,9 +72,9 @@ export class TelemetryQueries {
         params,
       ),
       this.pool.query<{ sync: string | null; converged: string; behind: string; n: string }>(
-        `SELECT st.heartbeat->'sync'->>'status' AS sync,
-                count(*) FILTER (WHERE ss.revision IS NOT NULL AND (st.heartbeat->'applied'->>'revision')::bigint = ss.revision) AS converged,
-                count(*) FILTER (WHERE ss.revision IS NOT NULL AND (st.heartbeat->'applied'->>'revision')::bigint IS DISTINCT FROM ss.revision) AS behind,
+        `SELECT st.sync_status AS sync,
+                count(*) FILTER (WHERE ss.revision IS NOT NULL AND st.applied_revision = ss.revision) AS converged,
+                count(*) FILTER (WHERE ss.revision IS NOT NULL AND st.applied_revision IS DISTINCT FROM ss.revision) AS behind,
                 count(*) AS n
          FROM satellites s
          JOIN satellite_status st ON st.satellite = s.name
@@ -83,7 +86,7 @@ export class TelemetryQueries {
         `SELECT v.key AS component, v.value AS version, count(*) AS n
          FROM satellites s
          JOIN satellite_status st ON st.satellite = s.name,
-         LATERAL jsonb_each_text(COALESCE(st.heartbeat->'versions', '{}'::jsonb)) v
+         LATERAL jsonb_each_text(st.versions) v
          WHERE s.revoked_at IS NULL
          GROUP BY 1, 2`,
       ),

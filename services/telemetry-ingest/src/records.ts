@@ -10,11 +10,20 @@ type InventoryImage = NonNullable<Heartbeat['inventory']['images']>[number];
 export interface TelemetryRecord {
   satellite: string;
   kind: string;
-  /** the message's own time (ISO), the partition key */
+  /** the message's own time, as the site wrote it (ISO, UTC): the partition key */
   at: string;
   atMs: number;
   msgId: string;
-  body: unknown;
+  /** the body exactly as received (validated JSON text) */
+  raw: string;
+}
+
+/** A heartbeat with the text it arrived as. */
+export interface ReceivedHeartbeat {
+  heartbeat: Heartbeat;
+  raw: string;
+  msgId: string;
+  receivedAtMs: number;
 }
 
 /** The latest heartbeat of one site within a batch, and its newest full inventory. */
@@ -24,6 +33,9 @@ export interface LatestHeartbeat {
   atMs: number;
   intervalSeconds: number;
   heartbeat: Heartbeat;
+  /** the newest heartbeat's text and key in the telemetry table */
+  raw: string;
+  msgId: string;
   inventory: { atMs: number; images: InventoryImage[] } | undefined;
 }
 
@@ -37,9 +49,9 @@ export function kindOf(subject: string): string | undefined {
  * The stable id of a message: the site's OUTBOX id (Nats-Msg-Id) when it has one, else a hash of the
  * subject and body, which is just as stable when the same message is forwarded again.
  */
-export function messageIdOf(natsMsgId: string | undefined, subject: string, body: unknown): string {
+export function messageIdOf(natsMsgId: string | undefined, subject: string, raw: string): string {
   if (natsMsgId) return natsMsgId;
-  return 'sha256:' + createHash('sha256').update(subject).update('\n').update(JSON.stringify(body)).digest('hex');
+  return 'sha256:' + createHash('sha256').update(subject).update('\n').update(raw).digest('hex');
 }
 
 export interface RecordOptions {
@@ -55,6 +67,7 @@ export interface RecordOptions {
 export function toRecord(
   subject: string,
   body: { satellite: string; at: string },
+  raw: string,
   natsMsgId: string | undefined,
   opts: RecordOptions,
 ): TelemetryRecord {
@@ -65,20 +78,23 @@ export function toRecord(
     throw new InvalidMessageError(`body names satellite "${body.satellite}" but was sent on ${subject}`, { subject });
   }
   const atMs = Date.parse(body.at);
-  if (!Number.isFinite(atMs)) throw new InvalidMessageError(`"at" is not a time: ${JSON.stringify(body.at)}`, { subject });
+  // Date.parse rolls 2026-02-30 over into March; Postgres (rightly) refuses it
+  if (!Number.isFinite(atMs) || new Date(atMs).toISOString().slice(0, 10) !== body.at.slice(0, 10)) {
+    throw new InvalidMessageError(`"at" is not a valid time: ${JSON.stringify(body.at)}`, { subject });
+  }
   if (atMs > opts.nowMs + opts.maxClockSkewMs) {
     throw new InvalidMessageError(`"at" ${body.at} is more than ${opts.maxClockSkewMs / 1000} s in the future`, { subject });
   }
-  return { satellite, kind, at: body.at, atMs, msgId: messageIdOf(natsMsgId, subject, body), body };
+  return { satellite, kind, at: body.at, atMs, msgId: messageIdOf(natsMsgId, subject, raw), raw };
 }
 
 /**
  * The newest heartbeat per site (by `at`, clamped to `receivedAtMs`) and the newest one that carried a
  * full inventory, sorted by satellite so concurrent batches lock status rows in one order.
  */
-export function latestPerSatellite(heartbeats: { heartbeat: Heartbeat; receivedAtMs: number }[]): LatestHeartbeat[] {
+export function latestPerSatellite(heartbeats: ReceivedHeartbeat[]): LatestHeartbeat[] {
   const bySat = new Map<string, LatestHeartbeat>();
-  for (const { heartbeat, receivedAtMs } of heartbeats) {
+  for (const { heartbeat, raw, msgId, receivedAtMs } of heartbeats) {
     const atMs = Math.min(Date.parse(heartbeat.at), receivedAtMs);
     const images = heartbeat.inventory.images;
     const prev = bySat.get(heartbeat.satellite);
@@ -88,6 +104,8 @@ export function latestPerSatellite(heartbeats: { heartbeat: Heartbeat; receivedA
         atMs,
         intervalSeconds: heartbeat.intervalSeconds,
         heartbeat,
+        raw,
+        msgId,
         inventory: images ? { atMs, images } : undefined,
       });
       continue;
@@ -96,6 +114,8 @@ export function latestPerSatellite(heartbeats: { heartbeat: Heartbeat; receivedA
       prev.atMs = atMs;
       prev.intervalSeconds = heartbeat.intervalSeconds;
       prev.heartbeat = heartbeat;
+      prev.raw = raw;
+      prev.msgId = msgId;
     }
     if (images && (!prev.inventory || atMs > prev.inventory.atMs)) prev.inventory = { atMs, images };
   }

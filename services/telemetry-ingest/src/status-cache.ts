@@ -7,24 +7,36 @@ import type { Heartbeat } from '@uplink/contracts';
 import type { Logger } from '@uplink/observability';
 import type { LatestHeartbeat } from './records.js';
 
+// ARGV[1]: key prefix, ARGV[2]: TTL (ms), ARGV[3]: entries, each "<satellite>\n<at ms>\n<interval>\n<bytes>\n<heartbeat>"
+// (one string argument per chunk: far cheaper for the client than thousands of arguments). The keys
+// are built in the script, so this needs a standalone Redis (not Cluster).
 const UPDATE_SCRIPT = `
-local ttl = tonumber(ARGV[1])
-local n = 0
-for i, key in ipairs(KEYS) do
-  local at = ARGV[i * 3 - 1]
+local prefix, ttl, data = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local pos, n = 1, 0
+local function field()
+  local nl = string.find(data, '\\n', pos, true)
+  local v = string.sub(data, pos, nl - 1)
+  pos = nl + 1
+  return v
+end
+while pos <= #data do
+  local sat, at, interval, len = field(), field(), field(), tonumber(field())
+  local heartbeat = string.sub(data, pos, pos + len - 1)
+  pos = pos + len
+  local key = prefix .. sat
   local cur = redis.call('HGET', key, 'at')
   if (not cur) or tonumber(cur) < tonumber(at) then
-    redis.call('HSET', key, 'at', at, 'interval', ARGV[i * 3], 'heartbeat', ARGV[i * 3 + 1])
+    redis.call('HSET', key, 'at', at, 'interval', interval, 'heartbeat', heartbeat)
     redis.call('PEXPIRE', key, ttl)
     n = n + 1
   end
 end
 return n`;
 
-const CHUNK = 250;
+const CHUNK = 1_000;
 
 interface StatusCommands {
-  uplinkStatus(numKeys: number, ...args: (string | number)[]): Promise<number>;
+  uplinkStatus(prefix: string, ttlMs: number, entries: string): Promise<number>;
 }
 
 export interface CachedStatus {
@@ -57,7 +69,7 @@ export class StatusCache {
       retryStrategy: (times) => Math.min(times * 200, 5_000),
     });
     this.redis.on('error', (err: Error) => opts.logger.warn({ err: err.message }, 'redis error'));
-    this.redis.defineCommand('uplinkStatus', { lua: UPDATE_SCRIPT });
+    this.redis.defineCommand('uplinkStatus', { lua: UPDATE_SCRIPT, numberOfKeys: 0 });
   }
 
   private key(satellite: string): string {
@@ -95,11 +107,13 @@ export class StatusCache {
     try {
       const pipeline = this.redis.pipeline() as unknown as StatusCommands & { exec(): Promise<[Error | null, unknown][] | null> };
       for (let i = 0; i < entries.length; i += CHUNK) {
-        const chunk = entries.slice(i, i + CHUNK);
-        const args: (string | number)[] = chunk.map((e) => this.key(e.satellite));
-        args.push(this.opts.ttlMs);
-        for (const e of chunk) args.push(e.atMs, e.intervalSeconds, JSON.stringify(e.heartbeat));
-        void pipeline.uplinkStatus(chunk.length, ...args);
+        let data = '';
+        for (let j = i; j < Math.min(i + CHUNK, entries.length); j++) {
+          const e = entries[j]!;
+          // Lua counts bytes, not UTF-16 units
+          data += `${e.satellite}\n${e.atMs}\n${e.intervalSeconds}\n${Buffer.byteLength(e.raw)}\n${e.raw}`;
+        }
+        void pipeline.uplinkStatus(`${this.opts.prefix}status:`, this.opts.ttlMs, data);
       }
       const results = await pipeline.exec();
       const failed = results?.find(([err]) => err)?.[0];

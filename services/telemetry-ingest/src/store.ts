@@ -1,38 +1,70 @@
 // Postgres side of telemetry-ingest: daily partitions, batch writes, the status sweep.
-import { sqlState, type Pool } from '@uplink/db';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { from as copyFrom } from 'pg-copy-streams';
+import { sqlState, type Pool, type PoolClient } from '@uplink/db';
 import type { Logger } from '@uplink/observability';
 import { daysToPrepare, partitionDay, partitionName, partitionsToDrop, DAY_MS } from './partitions.js';
 import type { LatestHeartbeat, TelemetryRecord } from './records.js';
 import { livenessSql, type Liveness, type StatusRules } from './status.js';
 
+// Each batch goes by COPY into per-connection temp tables, then into the real tables with one
+// statement each: rows already stored are skipped by the key, and each site's status moves only forward
+// (batches may commit out of order).
+const TEMP_TABLES = `
+CREATE TEMP TABLE IF NOT EXISTS telemetry_in (satellite text, at timestamptz, msg_id text, kind text, body text) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS satellite_status_in (
+  satellite text, last_heartbeat_at timestamptz, interval_seconds integer, heartbeat_at timestamptz, heartbeat_msg_id text,
+  sync_status text, applied_revision bigint, versions text, inventory text, inventory_at timestamptz
+) ON COMMIT DELETE ROWS`;
+
+const COPY_TELEMETRY = 'COPY telemetry_in (satellite, at, msg_id, kind, body) FROM STDIN';
 const INSERT_TELEMETRY = `
 WITH ins AS (
   INSERT INTO telemetry (satellite, at, msg_id, kind, body)
-  SELECT r.satellite, r.at, r.msg_id, r.kind, r.body
-  FROM json_to_recordset($1::json) AS r(satellite text, at timestamptz, msg_id text, kind text, body jsonb)
+  SELECT satellite, at, msg_id, kind, body::json FROM telemetry_in
+  ORDER BY satellite, at, msg_id
   ON CONFLICT DO NOTHING
   RETURNING kind
 )
 SELECT kind, count(*)::int AS n FROM ins GROUP BY kind`;
 
-// Newest wins per site (by heartbeat time, then by inventory time): batches may commit out of order.
+const COPY_STATUS = 'COPY satellite_status_in FROM STDIN';
+const newer = 'EXCLUDED.last_heartbeat_at > s.last_heartbeat_at';
+const newerInventory = 'EXCLUDED.inventory_at > s.inventory_at OR (s.inventory_at IS NULL AND EXCLUDED.inventory_at IS NOT NULL)';
 const UPSERT_STATUS = `
-INSERT INTO satellite_status AS s (satellite, status, last_heartbeat_at, interval_seconds, heartbeat, inventory, inventory_at)
-SELECT r.satellite, 'online', to_timestamp(r.at_ms / 1000.0), r.interval_seconds, r.heartbeat, r.inventory,
-       to_timestamp(r.inventory_at_ms / 1000.0)
-FROM json_to_recordset($1::json) AS r(satellite text, at_ms float8, interval_seconds integer, heartbeat jsonb, inventory jsonb, inventory_at_ms float8)
+INSERT INTO satellite_status AS s (satellite, status, last_heartbeat_at, interval_seconds, heartbeat_at, heartbeat_msg_id,
+  sync_status, applied_revision, versions, inventory, inventory_at)
+SELECT satellite, 'online', last_heartbeat_at, interval_seconds, heartbeat_at, heartbeat_msg_id,
+  sync_status, applied_revision, versions::jsonb, inventory::jsonb, inventory_at
+FROM satellite_status_in ORDER BY satellite
 ON CONFLICT (satellite) DO UPDATE SET
   last_heartbeat_at = GREATEST(s.last_heartbeat_at, EXCLUDED.last_heartbeat_at),
-  interval_seconds = CASE WHEN EXCLUDED.last_heartbeat_at > s.last_heartbeat_at THEN EXCLUDED.interval_seconds ELSE s.interval_seconds END,
-  heartbeat = CASE WHEN EXCLUDED.last_heartbeat_at > s.last_heartbeat_at THEN EXCLUDED.heartbeat ELSE s.heartbeat END,
-  inventory = CASE WHEN EXCLUDED.inventory_at > s.inventory_at OR (s.inventory_at IS NULL AND EXCLUDED.inventory_at IS NOT NULL)
-                   THEN EXCLUDED.inventory ELSE s.inventory END,
-  inventory_at = CASE WHEN EXCLUDED.inventory_at > s.inventory_at OR (s.inventory_at IS NULL AND EXCLUDED.inventory_at IS NOT NULL)
-                   THEN EXCLUDED.inventory_at ELSE s.inventory_at END,
+  interval_seconds = CASE WHEN ${newer} THEN EXCLUDED.interval_seconds ELSE s.interval_seconds END,
+  heartbeat_at = CASE WHEN ${newer} THEN EXCLUDED.heartbeat_at ELSE s.heartbeat_at END,
+  heartbeat_msg_id = CASE WHEN ${newer} THEN EXCLUDED.heartbeat_msg_id ELSE s.heartbeat_msg_id END,
+  sync_status = CASE WHEN ${newer} THEN EXCLUDED.sync_status ELSE s.sync_status END,
+  applied_revision = CASE WHEN ${newer} THEN EXCLUDED.applied_revision ELSE s.applied_revision END,
+  versions = CASE WHEN ${newer} THEN EXCLUDED.versions ELSE s.versions END,
+  inventory = CASE WHEN ${newerInventory} THEN EXCLUDED.inventory ELSE s.inventory END,
+  inventory_at = CASE WHEN ${newerInventory} THEN EXCLUDED.inventory_at ELSE s.inventory_at END,
   updated_at = now()
-WHERE EXCLUDED.last_heartbeat_at > s.last_heartbeat_at
-   OR EXCLUDED.inventory_at > s.inventory_at
-   OR (s.inventory_at IS NULL AND EXCLUDED.inventory_at IS NOT NULL)`;
+WHERE ${newer} OR ${newerInventory}`;
+
+/** A value in COPY's text format: backslash, tab, newline and carriage return escaped; null as \\N. */
+export function copyText(value: string | number | null | undefined): string {
+  if (value === null || value === undefined) return '\\N';
+  const s = String(value);
+  return /[\\\t\n\r]/.test(s) ? s.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r')) : s;
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+async function copyIn(client: PoolClient, sql: string, text: string): Promise<void> {
+  await pipeline(Readable.from([text]), client.query(copyFrom(sql)));
+}
 
 export interface WriteResult {
   /** records newly stored, by kind (the rest were stored before) */
@@ -42,6 +74,8 @@ export interface WriteResult {
 export class TelemetryStore {
   /** partitions known to exist (days, ms) */
   private readonly known = new Set<number>();
+  /** pooled connections that have their temp tables */
+  private readonly prepared = new WeakSet<PoolClient>();
 
   constructor(
     private readonly pool: Pool,
@@ -111,23 +145,30 @@ export class TelemetryStore {
     const client = await this.pool.connect();
     let broken = false;
     try {
+      if (!this.prepared.has(client)) {
+        await client.query(TEMP_TABLES);
+        this.prepared.add(client);
+      }
       await client.query('BEGIN');
       const inserted = new Map<string, number>();
       if (records.length > 0) {
-        const rows = records.map((r) => ({ satellite: r.satellite, at: r.at, msg_id: r.msgId, kind: r.kind, body: r.body }));
-        const res = await client.query<{ kind: string; n: number }>(INSERT_TELEMETRY, [JSON.stringify(rows)]);
+        let text = '';
+        for (const r of records) text += `${r.satellite}\t${r.at}\t${copyText(r.msgId)}\t${r.kind}\t${copyText(r.raw)}\n`;
+        await copyIn(client, COPY_TELEMETRY, text);
+        const res = await client.query<{ kind: string; n: number }>(INSERT_TELEMETRY);
         for (const r of res.rows) inserted.set(r.kind, r.n);
       }
       if (latest.length > 0) {
-        const rows = latest.map((l) => ({
-          satellite: l.satellite,
-          at_ms: l.atMs,
-          interval_seconds: l.intervalSeconds,
-          heartbeat: l.heartbeat,
-          inventory: l.inventory?.images ?? null,
-          inventory_at_ms: l.inventory?.atMs ?? null,
-        }));
-        await client.query(UPSERT_STATUS, [JSON.stringify(rows)]);
+        let text = '';
+        for (const l of latest) {
+          const h = l.heartbeat;
+          text +=
+            `${l.satellite}\t${iso(l.atMs)}\t${l.intervalSeconds}\t${h.at}\t${copyText(l.msgId)}\t${h.sync.status}\t` +
+            `${copyText(h.applied?.revision)}\t${copyText(JSON.stringify(h.versions))}\t` +
+            `${l.inventory ? copyText(JSON.stringify(l.inventory.images)) : '\\N'}\t${l.inventory ? iso(l.inventory.atMs) : '\\N'}\n`;
+        }
+        await copyIn(client, COPY_STATUS, text);
+        await client.query(UPSERT_STATUS);
       }
       await client.query('COMMIT');
       return { inserted };
