@@ -95,7 +95,13 @@ export interface Containerd extends AsyncDisposable {
 export async function containerdUnavailable(): Promise<string | undefined> {
   const present = async () => access(CONTAINERD_BIN).then(() => true, () => false);
   if (!(await present()) && process.getuid?.() === 0) {
-    await run('apt-get', ['install', '-y', '-qq', 'containerd'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } }).catch(() => undefined);
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    const install = () => run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'containerd'], { env });
+    // a fresh machine may have no package lists yet
+    await install().catch(async () => {
+      await run('apt-get', ['update', '-qq'], { env }).catch(() => undefined);
+      await install().catch(() => undefined);
+    });
   }
   if (!(await present())) return `${CONTAINERD_BIN} is not installed (Debian package "containerd"; install it as root)`;
   if (process.getuid?.() !== 0) return 'containerd needs root (it mounts and chowns snapshots)';
