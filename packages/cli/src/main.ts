@@ -5,13 +5,14 @@ import { CliError } from './errors.js';
 import { groupCommand } from './commands/group.js';
 import { satCommand } from './commands/sat.js';
 import { devCommand } from './commands/dev.js';
+import { cmdCommand } from './commands/cmd.js';
 import type { TargetFlags } from './api.js';
 
 const program = new Command('uplink')
   .description('container images, desired state and commands for fleets of edge sites')
   .option('--gateway <url>', 'gateway URL (default: UPLINK_GATEWAY, then dev.json)')
   .option('--token <token>', 'API token (default: UPLINK_TOKEN, then dev.json)')
-  .option('--data <dir>', 'data directory of `uplink dev` (for its dev.json)')
+  .option('--data <dir>', 'data directory of `uplink dev` (where it keeps its state and dev.json)', undefined)
   .showHelpAfterError()
   .exitOverride();
 
@@ -19,6 +20,7 @@ const flags = () => program.opts<TargetFlags>();
 devCommand(program);
 groupCommand(program, flags);
 satCommand(program, flags);
+cmdCommand(program, flags);
 
 try {
   await program.parseAsync(process.argv);

@@ -13,6 +13,7 @@ import type { Command } from 'commander';
 import { startHub, startLeaf, freePort, waitFor, startUpstreamRegistry, pushTestImage, type NatsServer } from '@uplink/testkit';
 import { ensureDatabase } from '@uplink/db';
 import { CliError } from '../errors.js';
+import { DEFAULT_DEV_DIR } from '../api.js';
 import { startPostgres, startRedis } from '../local-servers.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
@@ -52,13 +53,13 @@ export function devCommand(program: Command): void {
   program
     .command('dev')
     .description('run the whole system locally: hub, Postgres, Redis, cloud services, upstream registry and N edge sites')
-    .option('--data <dir>', 'data directory', '.uplink/dev')
     .option('--sites <n>', 'number of edge sites', '2')
     .option('--upstream <url>', 'upstream registry to use instead of a local one')
     .option('--http-port <port>', 'gateway port (a free one when taken)', '8080')
     .option('--mirrors <list>', 'runtime mirror configs each site writes (containerd,k3s,…)')
     .option('--log-level <level>', 'log level of the services', 'info')
-    .action(async (o: DevOptions) => runDev(o));
+    // --data is the program's global option (the other commands read dev.json from it)
+    .action(async (o: Omit<DevOptions, 'data'>) => runDev({ ...o, data: program.opts<{ data?: string }>().data ?? DEFAULT_DEV_DIR }));
 }
 
 async function runDev(o: DevOptions): Promise<void> {
