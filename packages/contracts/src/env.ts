@@ -93,7 +93,7 @@ export const ForwarderEnv = CommonEnv.extend({
   LEAF_MONITOR_URL: z.string().optional().describe('monitoring URL of the site leaf server; forwarding resumes as soon as the WAN link is back'),
   DRAIN_RATE: z.coerce.number().int().min(1).default(2_000).describe('most messages forwarded per second (bounds the catch-up after an outage)'),
   BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(500).describe('messages published at once before their PubAcks are awaited'),
-  OUTBOX_MAX_BYTES: z.coerce.number().int().min(1).max(512 * 1024 ** 2).default(512 * 1024 ** 2).describe('bytes queued in OUTBOX and OUTBOX_RESULTS together; the oldest telemetry is dropped above it'),
+  OUTBOX_MAX_BYTES: z.coerce.number().int().min(1).max(512 * 1024 ** 2).default(512 * 1024 ** 2).describe('bytes queued in OUTBOX and OUTBOX_RESULTS together (at most the streams\' 512 MiB hard cap); the oldest telemetry is dropped above it'),
   OUTBOX_MAX_AGE_S: z.coerce.number().min(0).default(7 * 86_400).describe('queued telemetry older than this is dropped (0 = no limit)'),
   OUTBOX_CHECK_INTERVAL_MS: z.coerce.number().int().min(10).default(1_000).describe('how often the OUTBOX limits are enforced and its depth read'),
   PUBLISH_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000).describe('how long a forwarded message waits for the hub PubAck'),
