@@ -1,6 +1,6 @@
 // What leaves the site in a result: bounded in size, never a secret.
 
-const SECRET_KEY = /pass(word|phrase)?|secret|token|seed|creds?$|credential|private|api[-_]?key|authorization|cookie|signing/i;
+const SECRET_KEY = /pass(word|phrase)?|secret|token|seed|creds?$|credential|private|api[-_]?key|authorization|cookie/i;
 const NKEY_SEED = /\bS[A-Z][A-Z2-7]{56}\b/g;
 const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@]+:)[^\s@/]+@/gi;
 
