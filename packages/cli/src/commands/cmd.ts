@@ -92,7 +92,8 @@ function targetText(t: CommandTarget): string {
 
 function firstLine(text: string | undefined): string | undefined {
   if (text === undefined) return undefined;
-  const line = text.split('\n')[0]!;
+  // JSON reports on one line, other output by its first line
+  const line = /^\s*[[{]/.test(text) ? text.replace(/\s*\n\s*/g, ' ') : text.split('\n')[0]!;
   return line.length > 80 ? `${line.slice(0, 77)}...` : line;
 }
 
