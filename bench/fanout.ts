@@ -21,6 +21,7 @@ const common = { NATS_URL: hub.url, DATABASE_URL: schema.url };
 const httpPort = await freePort();
 const services = [
   startService('services/state-publisher/src/main.ts', common),
+  startService('services/registration/src/main.ts', common),
   startService('services/gateway/src/main.ts', { ...common, HTTP_PORT: String(httpPort), ADMIN_TOKEN: TOKEN }),
 ];
 const gateway = `http://127.0.0.1:${httpPort}`;

@@ -35,7 +35,7 @@ export function arg(name: string, fallback: string): string {
 export function startService(entry: string, env: Record<string, string>): ChildProcess & { stopped: Promise<void> } {
   const tsx = createRequire(import.meta.url).resolve('tsx');
   const child = spawn(process.execPath, ['--conditions=uplink-source', '--import', tsx, join(repoRoot, entry)], {
-    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
+    env: { ...process.env, LOG_LEVEL: 'error', ...env },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   const stopped = new Promise<void>((r) => child.once('exit', () => r()));
