@@ -170,4 +170,16 @@ describe('artifactStatuses', () => {
     expect(artifactStatuses(desired, since, { revision: 3, digest: d('f') }).every((a) => a.status === 'applied')).toBe(true);
     expect(artifactStatuses(desired, since, null).every((a) => a.status === 'pending')).toBe(true);
   });
+
+  it('shows the status the satellite reported with the current revision, and ignores a report of an older one', () => {
+    const reported = [
+      { repository: 'old', digest: d('1'), status: 'ready' },
+      { repository: 'new', digest: d('2'), status: 'failed', error: 'UNAUTHORIZED: bad credentials' },
+    ];
+    expect(artifactStatuses(desired, since, { revision: 3, digest: d('f') }, reported)).toEqual([
+      { repository: 'old', digest: d('1'), status: 'ready' },
+      { repository: 'new', digest: d('2'), status: 'failed', error: 'UNAUTHORIZED: bad credentials' },
+    ]);
+    expect(artifactStatuses(desired, since, { revision: 2, digest: d('e') }, reported).map((a) => a.status)).toEqual(['applied', 'pending']);
+  });
 });

@@ -59,7 +59,15 @@ export function artifactKeys(content: DesiredStateContent): string[] {
   return [...new Set(content.artifacts.map(artifactKey))];
 }
 
-export type ArtifactStatus = 'applied' | 'pending';
+/** `applied`/`pending` from revisions alone; `ready`/`syncing`/`failed` as the satellite reported them */
+export type ArtifactStatus = 'applied' | 'pending' | 'ready' | 'syncing' | 'failed';
+
+export interface ReportedArtifact {
+  repository: string;
+  digest: string;
+  status: string;
+  error?: string;
+}
 
 /**
  * Status of each desired artifact: applied once the satellite applied the desired revision, or any
@@ -69,15 +77,24 @@ export function artifactStatuses(
   desired: { revision: number; digest: string; artifacts: readonly { registry: string; repository: string; digest: string }[] },
   since: Readonly<Record<string, number>>,
   applied: { revision: number; digest: string } | null,
-): { repository: string; digest: string; status: ArtifactStatus }[] {
+  /** per-artifact status the satellite reported with its applied revision, if it did */
+  reported?: readonly ReportedArtifact[] | null,
+): { repository: string; digest: string; status: ArtifactStatus; error?: string }[] {
   const seen = new Set<string>();
-  const out: { repository: string; digest: string; status: ArtifactStatus }[] = [];
+  const out: { repository: string; digest: string; status: ArtifactStatus; error?: string }[] = [];
+  // a report speaks for the revision it came with; an older one says nothing about newer artifacts
+  const current = applied !== null && reported && applied.revision === desired.revision ? new Map(reported.map((r) => [`${r.repository}@${r.digest}`, r])) : undefined;
   const all = applied !== null && (applied.revision >= desired.revision || applied.digest === desired.digest);
   for (const a of desired.artifacts) {
     const key = artifactKey(a);
     if (seen.has(key)) continue;
     seen.add(key);
     const introduced = since[key] ?? desired.revision;
+    const r = current?.get(`${a.repository}@${a.digest}`);
+    if (r && (r.status === 'ready' || r.status === 'syncing' || r.status === 'failed' || r.status === 'pending')) {
+      out.push({ repository: a.repository, digest: a.digest, status: r.status, ...(r.error ? { error: r.error } : {}) });
+      continue;
+    }
     const status: ArtifactStatus = all || (applied !== null && applied.revision >= introduced) ? 'applied' : 'pending';
     out.push({ repository: a.repository, digest: a.digest, status });
   }

@@ -173,7 +173,7 @@ export class StatePublisher {
     return {
       desired: { revision: doc.revision, digest: doc.digest, artifacts: doc.artifacts, config: doc.config },
       applied,
-      artifacts: artifactStatuses(doc, row.since, applied),
+      artifacts: artifactStatuses(doc, row.since, applied, row.appliedArtifacts),
     };
   }
 

@@ -3,6 +3,7 @@
 import type { PoolClient, Queryable } from '@uplink/db';
 import type { DesiredArtifact, DesiredState, PutGroupBody } from '@uplink/contracts';
 import type { GroupArtifact } from './group-artifacts.js';
+import type { ReportedArtifact } from './revisions.js';
 
 /** Transaction-level advisory locks, one per schema so separate schemas do not wait on each other. */
 export const Lock = {
@@ -326,6 +327,8 @@ export interface StateRow {
   document: DesiredState | undefined;
   since: Record<string, number>;
   applied: { revision: number; digest: string; at: Date } | null;
+  /** per-artifact status reported with the applied revision (satellites that report it) */
+  appliedArtifacts: ReportedArtifact[] | null;
 }
 
 /** The stored state of a satellite; undefined when there is no such satellite. */
@@ -338,8 +341,9 @@ export async function loadState(q: Queryable, satellite: string): Promise<StateR
     applied_revision: string | null;
     applied_digest: string | null;
     applied_at: Date | null;
+    applied_artifacts: ReportedArtifact[] | null;
   }>(
-    `SELECT ss.revision, ss.digest, ss.document, ss.artifact_since, ss.applied_revision, ss.applied_digest, ss.applied_at
+    `SELECT ss.revision, ss.digest, ss.document, ss.artifact_since, ss.applied_revision, ss.applied_digest, ss.applied_at, ss.applied_artifacts
      FROM satellites s LEFT JOIN satellite_states ss ON ss.satellite = s.name WHERE s.name = $1`,
     [satellite],
   );
@@ -354,15 +358,20 @@ export async function loadState(q: Queryable, satellite: string): Promise<StateR
       r.applied_revision !== null && r.applied_digest !== null && r.applied_at !== null
         ? { revision: Number(r.applied_revision), digest: r.applied_digest, at: r.applied_at }
         : null,
+    appliedArtifacts: r.applied_artifacts ?? null,
   };
 }
 
 /** Record an applied report when it is newer than the last one; false when nothing changed. */
-export async function recordApplied(q: Queryable, a: { satellite: string; revision: number; digest: string; at: string }): Promise<boolean> {
+export async function recordApplied(
+  q: Queryable,
+  a: { satellite: string; revision: number; digest: string; at: string; artifacts?: ReportedArtifact[] | undefined },
+): Promise<boolean> {
+  // a later report of the same revision carries newer per-artifact status (a failed artifact recovered)
   const res = await q.query(
-    `UPDATE satellite_states SET applied_revision = $2, applied_digest = $3, applied_at = $4
-     WHERE satellite = $1 AND (applied_revision IS NULL OR applied_revision < $2)`,
-    [a.satellite, a.revision, a.digest, a.at],
+    `UPDATE satellite_states SET applied_revision = $2, applied_digest = $3, applied_at = $4, applied_artifacts = $5::jsonb
+     WHERE satellite = $1 AND (applied_revision IS NULL OR applied_revision < $2 OR (applied_revision = $2 AND $5::jsonb IS NOT NULL))`,
+    [a.satellite, a.revision, a.digest, a.at, a.artifacts ? JSON.stringify(a.artifacts) : null],
   );
   return (res.rowCount ?? 0) > 0;
 }
