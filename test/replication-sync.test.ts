@@ -1,8 +1,10 @@
 // Replication end to end: desired state on the hub -> the satellite copies the artifacts from a real
 // docker-registry into its store -> skopeo pulls identical digests from the satellite's registry,
 // with the upstream up or down; a retag moves only the changed layer's bytes.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { pushTestImage, pushTestIndex, tempDir, waitFor } from '@uplink/testkit';
+import { pushTestImage, pushTestIndex, startLinkProxy, tempDir, waitFor } from '@uplink/testkit';
 import {
   blobsOfImage,
   desiredState,
@@ -110,5 +112,26 @@ describe('replication', () => {
     expect(images.map((i) => `${i.repository}:${i.tag}`)).toEqual(['team/a:v2', 'team/b:v1', 'team/big:v1', 'team/multi:v1']);
     expect(images.find((i) => i.repository === 'team/big')!.sizeBytes).toBeGreaterThan(4 * MiB);
     expect((await getStatus(sat.statusUrl)).sync.bytesTotal).toBe(expected + moved);
+  });
+
+  it('stops a long sync when a newer state arrives and applies the newer one without waiting for it', async () => {
+    await using site = await startReplicationSite();
+    const up = site.upstream;
+    const big = await pushTestImage({ registry: up, repository: 'team/big', tag: 'v1', layerBytes: 16 * MiB });
+    const small = await pushTestImage({ registry: up, repository: 'team/small', tag: 'v1' });
+    // a slow WAN: the big layer would take ~16 s
+    await using wan = await startLinkProxy({ port: up.port });
+    wan.throttle(MiB);
+    const registries = { up: `http://127.0.0.1:${wan.port}` };
+    const sat = await site.start();
+    await site.publish(desiredState(1, registries, [{ registry: 'up', repository: 'team/big', tag: 'v1', digest: big.digest }]));
+    await waitFor(async () => (await getStatus(sat.statusUrl)).artifacts[0]?.status === 'syncing', { what: 'the big layer downloading' });
+
+    await site.publish(desiredState(2, registries, [{ registry: 'up', repository: 'team/small', tag: 'v1', digest: small.digest }]));
+    const status = await waitSettled(sat.statusUrl, 2);
+    // applied while the big layer was still far from complete
+    expect(existsSync(join(site.data.path, 'store', 'blobs', 'sha256', big.layers[0]!.slice(7)))).toBe(false);
+    expect(status.artifacts).toEqual([expect.objectContaining({ repository: 'team/small', status: 'ready' })]);
+    expect(status.history.map((h) => h.revision)).toEqual([2]);
   });
 });

@@ -163,7 +163,13 @@ export async function startSatellite(config: SatelliteSettings, opts: StartSatel
   metrics.linkConnected.set(0);
   if (store.applied) log.info({ revision: store.applied.revision, digest: store.applied.digest }, 'applied state loaded');
 
+  /** the state being applied, aborted when a newer one is recorded in STATE_LOCAL */
+  let applying: { revision: number; superseded: AbortController } | undefined;
   const noteDesired = (s: Pick<DesiredState, 'revision' | 'digest'>) => {
+    if (applying && s.revision > applying.revision && !applying.superseded.signal.aborted) {
+      log.info({ revision: applying.revision, newer: s.revision }, 'a newer desired state arrived; the sync of the current one stops and the newer one is applied');
+      applying.superseded.abort();
+    }
     if (!desired || s.revision > desired.revision) desired = { revision: s.revision, digest: s.digest };
   };
   const setConnected = (connected: boolean) => {
@@ -295,7 +301,21 @@ export async function startSatellite(config: SatelliteSettings, opts: StartSatel
           await replicator.realise(s, c);
           await opts.realise?.(s, c);
         };
-        const result = await applyDesiredState(state, { working: ctx.working, signal: abort.signal }, { store, logger: log, realise });
+        // a long sync never holds back a newer state: it stops (keeping what it fetched, partial blobs
+        // included) and the newer state, which replaced this one in STATE_LOCAL, is delivered next
+        const superseded = new AbortController();
+        applying = { revision: state.revision, superseded };
+        let result;
+        try {
+          result = await applyDesiredState(state, { working: ctx.working, signal: AbortSignal.any([abort.signal, superseded.signal]) }, { store, logger: log, realise });
+        } catch (err) {
+          if (!superseded.signal.aborted || abort.signal.aborted) throw err;
+          metrics.statesSkipped.inc({ stage: 'apply' });
+          log.info({ revision: state.revision }, 'desired state superseded before it was applied');
+          return;
+        } finally {
+          applying = undefined;
+        }
         if (result.outcome === 'skipped') {
           metrics.statesSkipped.inc({ stage: 'apply' });
           return;
