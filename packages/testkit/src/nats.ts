@@ -29,6 +29,19 @@ export interface HubOptions {
   monitorPort?: number;
   /** @default 'nats-server' */
   binary?: string;
+  /**
+   * Operator (decentralized JWT) mode: the operator JWT, its system account and the account JWTs
+   * preloaded; a `full` resolver in `<dir>/jwt` keeps JWTs pushed at runtime. @default no auth
+   */
+  operator?: HubOperatorMode;
+}
+
+export interface HubOperatorMode {
+  jwt: string;
+  /** public key of the system account */
+  systemAccount: string;
+  /** account public key -> account JWT */
+  preload: Record<string, string>;
 }
 
 export interface Hub extends NatsServer {
@@ -45,7 +58,9 @@ export interface LeafOptions {
   port?: number;
   monitorPort?: number;
   binary?: string;
-  /** extra text appended inside the remote block (credentials, tls) */
+  /** path of the credentials file the remote authenticates with (re-read at every reconnect) */
+  credentials?: string;
+  /** extra text appended inside the remote block (tls) */
   remoteExtra?: string;
 }
 
@@ -116,10 +131,24 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
   const server = await launch(
     'hub',
     domain,
-    (store) => `jetstream { store_dir: ${JSON.stringify(store)}, domain: ${domain} }\nleafnodes { listen: "127.0.0.1:${leafPort}" }`,
+    (store) =>
+      `jetstream { store_dir: ${JSON.stringify(store)}, domain: ${domain} }\nleafnodes { listen: "127.0.0.1:${leafPort}" }` +
+      (opts.operator ? `\n${operatorConfig(opts.operator, join(store, '..', 'jwt'))}` : ''),
     opts,
   );
   return Object.assign(server, { leafPort, leafUrl: `nats-leaf://127.0.0.1:${leafPort}` });
+}
+
+function operatorConfig(op: HubOperatorMode, resolverDir: string): string {
+  const preload = Object.entries(op.preload)
+    .map(([k, v]) => `  ${k}: ${JSON.stringify(v)}`)
+    .join('\n');
+  return (
+    `operator: ${JSON.stringify(op.jwt)}\nsystem_account: ${op.systemAccount}\n` +
+    // full: JWTs pushed at runtime persist; never deleted through the API
+    `resolver: { type: full, dir: ${JSON.stringify(resolverDir)}, allow_delete: false, interval: "2m" }\n` +
+    `resolver_preload: {\n${preload}\n}`
+  );
 }
 
 /** A site's leaf server: its own JetStream domain (the site name), one remote to the hub. */
@@ -131,7 +160,9 @@ export async function startLeaf(opts: LeafOptions): Promise<NatsServer> {
       `jetstream { store_dir: ${JSON.stringify(store)}, domain: ${JSON.stringify(opts.name)} }\n` +
       `leafnodes {\n  reconnect: 1\n  remotes: [ {\n    url: ${JSON.stringify(opts.hubLeafUrl)}\n` +
       // local-only subjects and each side's dead letters never cross the WAN (a leaf publish goes to the hub too)
-      `    deny_exports: ["uplink.local.>", "uplink.dead.>"]\n    deny_imports: ["uplink.local.>", "uplink.dead.>"]\n${opts.remoteExtra ?? ''}  } ]\n}`,
+      `    deny_exports: ["uplink.local.>", "uplink.dead.>"]\n    deny_imports: ["uplink.local.>", "uplink.dead.>"]\n` +
+      (opts.credentials ? `    credentials: ${JSON.stringify(opts.credentials)}\n` : '') +
+      `${opts.remoteExtra ?? ''}  } ]\n}`,
     opts,
   );
 }
