@@ -16,9 +16,10 @@ import { HealthController } from './health.controller.js';
 import type { GatewayMetrics } from './metrics.js';
 import { RpcGateway } from './rpc-gateway.js';
 import { SatellitesController } from './satellites.controller.js';
+import { telemetryControllers } from './telemetry/controllers.js';
 import { GATEWAY_ENV, GATEWAY_METRICS, LOGGER, NATS_CLIENT } from './tokens.js';
 
-export const controllers: Type[] = [HealthController, GroupsController, SatellitesController, CommandsController];
+export const controllers: Type[] = [HealthController, GroupsController, SatellitesController, CommandsController, ...telemetryControllers];
 
 export interface GatewayModuleDeps {
   env: GatewayConfig;
