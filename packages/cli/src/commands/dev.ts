@@ -15,6 +15,7 @@ import { ensureDatabase } from '@uplink/db';
 import { CliError } from '../errors.js';
 import { DEFAULT_DEV_DIR } from '../api.js';
 import { startPostgres, startRedis } from '../local-servers.js';
+import { createCommandSigningKey } from '@uplink/command';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
 const tsx = createRequire(import.meta.url).resolve('tsx');
@@ -36,10 +37,14 @@ async function portFree(port: number): Promise<boolean> {
   });
 }
 
+// ports that fetch() refuses to connect to (the Fetch standard's "bad ports" in this range)
+const FETCH_BAD_PORTS = new Set([5060, 5061, 6000, 6566, 6665, 6666, 6667, 6668, 6669, 6697, 10080]);
+
 /** The preferred port when it is free, otherwise one the OS picks. */
 async function pickPort(preferred: number, taken: Set<number>): Promise<number> {
-  let port = !taken.has(preferred) && (await portFree(preferred)) ? preferred : await freePort();
-  while (taken.has(port)) port = await freePort();
+  const usable = (p: number) => !taken.has(p) && !FETCH_BAD_PORTS.has(p);
+  let port = usable(preferred) && (await portFree(preferred)) ? preferred : await freePort();
+  while (!usable(port)) port = await freePort();
   taken.add(port);
   return port;
 }
@@ -130,7 +135,12 @@ async function runDev(o: DevOptions): Promise<void> {
       const reg = await startUpstreamRegistry({ dir: join(data, 'upstream'), port: await pickPort(5000, taken) });
       stops.push(async () => reg[Symbol.asyncDispose]());
       upstream = reg.url;
-      const { digest } = await pushTestImage({ registry: reg, repository: 'demo/hello', tag: '1.0' });
+      // seed the demo image once: a rerun on the same data dir keeps its digest
+      const head = await fetch(`${reg.url}/v2/demo/hello/manifests/1.0`, {
+        method: 'HEAD',
+        headers: { accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' },
+      });
+      const digest = head.ok ? head.headers.get('docker-content-digest') : (await pushTestImage({ registry: reg, repository: 'demo/hello', tag: '1.0' })).digest;
       say(`upstream registry ${upstream} with demo/hello:1.0 (${digest})`);
     }
 
@@ -139,8 +149,15 @@ async function runDev(o: DevOptions): Promise<void> {
     const adminToken = existsSync(tokenFile) ? (await readFile(tokenFile, 'utf8')).trim() : randomBytes(24).toString('hex');
     await writeFile(tokenFile, adminToken + '\n', { mode: 0o600 });
     const common = { NATS_URL: hub.url, DATABASE_URL: pgUrl, REDIS_URL: redisUrl };
+    const keyFile = join(data, 'command-signing-key.json');
+    const signing = existsSync(keyFile)
+      ? (JSON.parse(await readFile(keyFile, 'utf8')) as { seed: string; publicKey: string })
+      : createCommandSigningKey();
+    await writeFile(keyFile, JSON.stringify(signing) + '\n', { mode: 0o600 });
     spawnService('registration', 'services/registration/src/main.ts', common);
     spawnService('state-publisher', 'services/state-publisher/src/main.ts', common);
+    spawnService('telemetry-ingest', 'services/telemetry-ingest/src/main.ts', common);
+    spawnService('command', 'services/command/src/main.ts', { ...common, COMMAND_SIGNING_SEED: signing.seed });
     const httpPort = await pickPort(Number(o.httpPort), taken);
     spawnService('gateway', 'services/gateway/src/main.ts', { ...common, HTTP_PORT: String(httpPort), ADMIN_TOKEN: adminToken });
     const gateway = `http://127.0.0.1:${httpPort}`;
@@ -161,8 +178,9 @@ async function runDev(o: DevOptions): Promise<void> {
         monitorPort: await pickPort(8300 + i, taken),
       });
       stops.push(() => leaf.stop());
-      const registryPort = await pickPort(5050 + 2 * (i - 1), taken);
-      const statusPort = await pickPort(5051 + 2 * (i - 1), taken);
+      const registryPort = await pickPort(5050 + 100 * (i - 1), taken);
+      const statusPort = await pickPort(5051 + 100 * (i - 1), taken);
+      const forwarderPort = await pickPort(5052 + 100 * (i - 1), taken);
       const res = await fetch(`${gateway}/v1/satellites`, {
         method: 'POST',
         headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
@@ -179,6 +197,22 @@ async function runDev(o: DevOptions): Promise<void> {
         REGISTRY_PORT: String(registryPort),
         RUNTIME_ROOT: runtimeRoot,
         ...(o.mirrors ? { MIRRORS: o.mirrors } : {}),
+        FORWARDER_STATUS_URL: `http://127.0.0.1:${forwarderPort}`,
+      });
+      spawnService(`${name}-forwarder`, 'services/forwarder/src/main.ts', {
+        SATELLITE_NAME: name,
+        NATS_URL: leaf.url,
+        LEAF_MONITOR_URL: leaf.monitorUrl,
+        HUB_DOMAIN: 'hub',
+        STATUS_PORT: String(forwarderPort),
+      });
+      spawnService(`${name}-executor`, 'services/executor/src/main.ts', {
+        SATELLITE_NAME: name,
+        NATS_URL: leaf.url,
+        LEAF_MONITOR_URL: leaf.monitorUrl,
+        COMMAND_SIGNING_KEY: signing.publicKey,
+        DATA_DIR: join(dir, 'executor'),
+        SATELLITE_STATUS_URL: `http://127.0.0.1:${statusPort}`,
       });
       siteInfo.push({
         name,
