@@ -2,6 +2,7 @@
 // README's configuration reference, so the documentation cannot drift from the code.
 import { z } from 'zod';
 import { SatelliteName } from './names.js';
+import { ZtrEnv } from './ztr.js';
 
 const port = z.coerce.number().int().min(0).max(65_535);
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
@@ -25,7 +26,7 @@ export const DbEnv = z.object({
   DB_POOL_MAX: z.coerce.number().int().positive().default(10).describe('Postgres pool size'),
 });
 
-export const RegistrationEnv = CommonEnv.extend(DbEnv.shape);
+export const RegistrationEnv = CommonEnv.extend(DbEnv.shape).extend(ZtrEnv.shape);
 
 export const StatePublisherEnv = CommonEnv.extend(DbEnv.shape).extend({
   TAG_RESOLVE_INTERVAL_S: z.coerce.number().int().positive().default(60).describe('how often tags are re-resolved against the upstream'),

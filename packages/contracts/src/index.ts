@@ -15,6 +15,8 @@ export {
   Group,
   CreateSatelliteBody,
   Satellite,
+  SatelliteLifecycle,
+  CreatedSatellite,
   PutSatelliteConfigBody,
   AppliedState,
   SatelliteStateView,
@@ -74,3 +76,14 @@ export {
 } from './commands.js';
 export type { CommandActionName, CommandArgs } from './commands.js';
 export type { RpcService, RpcMethod, RpcRequest } from './rpc.js';
+export {
+  JOIN_TOKEN_PATTERN,
+  ZtrBody,
+  RenewBody,
+  renewPayload,
+  RegistryCredential,
+  SiteCredentials,
+  IssuedJoinToken,
+  ztrRpcMethods,
+  ZtrEnv,
+} from './ztr.js';

@@ -31,13 +31,27 @@ export const CreateSatelliteBody = z.strictObject({
   groups: z.array(GroupName).max(100).optional(),
 });
 
+/**
+ * Registration's lifecycle of a site: pending (created, not registered yet), active (registered, its
+ * credentials valid), stale (its credentials expired without renewal), revoked.
+ */
+export const SatelliteLifecycle = z.enum(['pending', 'active', 'stale', 'revoked']);
+
 export const Satellite = z.strictObject({
   name: SatelliteName,
   labels: Labels,
   groups: z.array(GroupName),
-  status: z.enum(['pending', 'online', 'stale', 'offline', 'revoked']),
+  status: z.enum(['pending', 'active', 'online', 'stale', 'offline', 'revoked']),
   createdAt: z.iso.datetime(),
+  /** when the device registered (zero-touch registration) */
+  registeredAt: z.iso.datetime().optional(),
+  /** when its current credentials expire */
+  credentialsExpireAt: z.iso.datetime().optional(),
+  revokedAt: z.iso.datetime().optional(),
 });
+
+/** `POST /v1/satellites`: the satellite and its one-time join token, which no later reply shows. */
+export const CreatedSatellite = Satellite.extend({ joinToken: z.string(), joinTokenExpiresAt: z.iso.datetime() });
 
 // A partial update: only the fields given change. Not `SatelliteConfig.partial()`: zod 4 keeps the
 // defaults of a partial schema, so every missing field would come back as its default.
@@ -70,6 +84,8 @@ export type PutGroupBody = z.infer<typeof PutGroupBody>;
 export type Group = z.infer<typeof Group>;
 export type CreateSatelliteBody = z.infer<typeof CreateSatelliteBody>;
 export type Satellite = z.infer<typeof Satellite>;
+export type SatelliteLifecycle = z.infer<typeof SatelliteLifecycle>;
+export type CreatedSatellite = z.infer<typeof CreatedSatellite>;
 export type PutSatelliteConfigBody = z.infer<typeof PutSatelliteConfigBody>;
 export type AppliedState = z.infer<typeof AppliedState>;
 export type SatelliteStateView = z.infer<typeof SatelliteStateView>;

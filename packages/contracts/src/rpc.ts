@@ -7,6 +7,7 @@ import { CreateSatelliteBody, PutGroupBody, PutSatelliteConfigBody } from './res
 import { subjects } from './subjects.js';
 import { TelemetryQuery } from './fleet.js';
 import { CreateCommandBody, ListCommandsQuery } from './commands.js';
+import { ztrRpcMethods } from './ztr.js';
 
 export const rpcMethods = {
   state: {
@@ -39,6 +40,8 @@ export const rpcMethods = {
     list: ListCommandsQuery,
     cancel: z.strictObject({ id: z.uuid() }),
   },
+  /** join tokens, zero-touch registration and renewal of sites (served by registration) */
+  ztr: ztrRpcMethods,
 } as const;
 
 export type RpcService = keyof typeof rpcMethods;
