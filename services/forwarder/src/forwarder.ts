@@ -9,12 +9,11 @@ import { jetstreamManager, type Consumer, type JetStreamManager, type JsMsg, typ
 import { headers as natsHeaders, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import type { z } from 'zod';
 import { consumer, outboxTarget, siteStreams, subjects, type ConsumerSpec, type ForwarderEnv } from '@uplink/contracts';
-import { backoffDelay, connectNats, deadLetter, jsFor, provisionStreams, retry, sleep } from '@uplink/bus';
+import { backoffDelay, connectNats, deadLetter, jsFor, provisionStreams, retry, sleep, createBatchPublisher, type BatchPublisher, type Outgoing } from '@uplink/bus';
 import { createLogger, type Logger } from '@uplink/observability';
 import { createDropTracker, type DropTracker } from './drops.js';
 import { firstSeqNotOlderThan, planByteTrim } from './limits.js';
 import { createForwarderMetrics } from './metrics.js';
-import { createBatchPublisher, type BatchPublisher, type Outgoing } from './publisher.js';
 import { startStatusServer } from './status-server.js';
 
 /** The forwarder's configuration: its validated environment (contracts `ForwarderEnv`). */
