@@ -5,7 +5,7 @@ import type { RegistryCredentials } from '@uplink/oci';
 import { SatelliteError, SatelliteErrorCode } from './errors.js';
 
 /** The credentials to use for an upstream registry base URL, or undefined for anonymous pulls. */
-export type CredentialsFor = (registryUrl: string) => RegistryCredentials | undefined | Promise<RegistryCredentials | undefined>;
+export type CredentialsFor = (registryUrl: string) => RegistryCredentials | undefined;
 
 const CredentialsMap = z.record(z.string().min(1), z.strictObject({ username: z.string().min(1), password: z.string() }));
 

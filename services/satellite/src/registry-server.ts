@@ -2,7 +2,7 @@
 // from start and needs nothing but the disk, so runtimes pull through any WAN outage.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createRegistryHandler, type ContentStore, type RegistryCounters } from '@uplink/oci';
+import { createRegistryHandler, type ContentStore, type PullThrough, type RegistryCounters } from '@uplink/oci';
 import type { Logger, Registry } from '@uplink/observability';
 import { SatelliteError, SatelliteErrorCode } from './errors.js';
 
@@ -15,8 +15,27 @@ export interface RegistryServer {
   close(): Promise<void>;
 }
 
-export async function startRegistryServer(opts: { host: string; port: number; store: ContentStore; metrics: Registry; logger: Logger }): Promise<RegistryServer> {
-  const handler = createRegistryHandler({ store: opts.store, metrics: opts.metrics, logger: opts.logger });
+export interface RegistryServerOptions {
+  host: string;
+  /** 0 = any free port */
+  port: number;
+  store: ContentStore;
+  metrics: Registry;
+  logger: Logger;
+  /** `(name, ?ns=)` -> store repository (the naming rule) @default the name */
+  resolveRepository?: (name: string, ns: string | undefined) => string;
+  /** fetch allow-listed misses from upstream @default off */
+  pullThrough?: PullThrough;
+}
+
+export async function startRegistryServer(opts: RegistryServerOptions): Promise<RegistryServer> {
+  const handler = createRegistryHandler({
+    store: opts.store,
+    metrics: opts.metrics,
+    logger: opts.logger,
+    ...(opts.resolveRepository ? { resolveRepository: opts.resolveRepository } : {}),
+    ...(opts.pullThrough ? { pullThrough: opts.pullThrough } : {}),
+  });
   const server = createServer(handler);
   server.keepAliveTimeout = 65_000;
   // blobs of hundreds of MB over a slow client link: no overall request timeout

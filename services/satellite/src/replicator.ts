@@ -106,6 +106,8 @@ export interface ReplicatorOptions {
   requestTimeoutMs?: number;
   /** the status of some artifact changed (debounce on the caller's side) */
   onChange?: () => void;
+  /** content a prune must leave alone although no desired artifact names it (pull-through's cache) */
+  spare?: () => Array<{ repository: string; digest: string; tags: string[] }>;
 }
 
 export interface Replicator {
@@ -130,6 +132,8 @@ export interface Replicator {
   summary(): ReplicatorSummary;
   /** the state kept in sync, if any */
   readonly current: DesiredState | null;
+  /** the client of an upstream registry (shared bandwidth budget, credentials from `credentialsFor`) */
+  upstreamClient(registryUrl: string): RegistryClient;
   close(): Promise<void>;
 }
 
@@ -205,8 +209,8 @@ export function createReplicator(opts: ReplicatorOptions): Replicator {
     changed();
   }
 
-  async function clientFor(url: string): Promise<RegistryClient> {
-    const creds = await opts.credentialsFor(url);
+  function clientFor(url: string): RegistryClient {
+    const creds = opts.credentialsFor(url);
     const credsKey = creds ? createHash('sha256').update(`${creds.username}\0${creds.password}`).digest('hex') : '';
     const hit = clients.get(url);
     if (hit && hit.credsKey === credsKey) return hit.client;
@@ -349,7 +353,7 @@ export function createReplicator(opts: ReplicatorOptions): Replicator {
         if (!t.registryUrl) {
           throw new SatelliteError(SatelliteErrorCode.REGISTRY_UNKNOWN, `artifact ${t.upstreamRepository}@${t.digest} names registry "${t.registry}", which the desired state does not list`);
         }
-        const client = await clientFor(t.registryUrl);
+        const client = clientFor(t.registryUrl);
         const r = await replicate({
           client,
           store,
@@ -412,7 +416,8 @@ export function createReplicator(opts: ReplicatorOptions): Replicator {
   }
 
   async function pruneTo(dryRun: boolean): Promise<PruneResult> {
-    const plan = planPrune(await store.listManifests(), targets);
+    const spared = opts.spare?.() ?? [];
+    const plan = planPrune(await store.listManifests(), [...targets, ...spared]);
     if (dryRun || (plan.untag.length === 0 && plan.unpin.length === 0)) return { ...plan, dryRun };
     for (const u of plan.untag) await store.untag(u.repository, u.tag);
     for (const u of plan.unpin) await store.unpin(u.repository, u.digest).catch(() => undefined);
@@ -549,6 +554,7 @@ export function createReplicator(opts: ReplicatorOptions): Replicator {
     get current() {
       return current;
     },
+    upstreamClient: clientFor,
     driftCheck: () =>
       exclusive(async () => {
         const r = await pass('drift', { prune: false });

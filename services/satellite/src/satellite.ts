@@ -23,7 +23,7 @@ import {
   type ConsumerRunner,
 } from '@uplink/bus';
 import { createLogger, type Logger } from '@uplink/observability';
-import { openContentStore, type GcResult } from '@uplink/oci';
+import { createPullThrough, openContentStore, type GcResult, type PullThrough } from '@uplink/oci';
 import { applyDesiredState, type Realise } from './apply.js';
 import { startCatchUp, type CatchUp } from './catch-up.js';
 import { credentialsFromJson, type CredentialsFor } from './credentials.js';
@@ -33,6 +33,7 @@ import { startLinkMonitor, type LinkMonitor } from './link.js';
 import { createSatelliteMetrics } from './metrics.js';
 import { startAppliedReporter, type AppliedReporter } from './report.js';
 import { startRegistryServer } from './registry-server.js';
+import { createRepositoryResolver, nameArtifacts, registriesOf, type RepositoryResolver } from './runtime/index.js';
 import { createReplicator, type ImageEntry, type PruneResult, type SyncResult, type VerifyStoreResult } from './replicator.js';
 import { openStateStore } from './state-store.js';
 import { startStatusServer, type SatelliteStatus } from './status-server.js';
@@ -103,6 +104,8 @@ export async function startSatellite(config: SatelliteSettings, opts: StartSatel
   const content = await openContentStore({ root: join(config.DATA_DIR, 'store'), logger: log.child({ component: 'store' }) });
   const events = createSyncEventSink({ satellite: sat, logger: log });
   const credentialsFor = opts.credentialsFor ?? credentialsFromJson(config.REGISTRY_CREDENTIALS);
+  let pullThrough: PullThrough | undefined;
+  const namedArtifacts = new WeakMap<DesiredState, Map<DesiredState['artifacts'][number], string>>();
   let reporter: AppliedReporter | undefined;
   let reportTimer: NodeJS.Timeout | undefined;
   const replicator = createReplicator({
@@ -112,6 +115,13 @@ export async function startSatellite(config: SatelliteSettings, opts: StartSatel
     metrics,
     events,
     credentialsFor,
+    // the naming rule: an artifact keeps its upstream path unless two registries of the state share it
+    storeRepositoryOf: (state, artifact) => {
+      let names = namedArtifacts.get(state);
+      if (!names) namedArtifacts.set(state, (names = new Map(nameArtifacts(state).map((n) => [n.artifact, n.storeRepository]))));
+      return names.get(artifact) ?? artifact.repository;
+    },
+    spare: () => pullThrough?.cachedManifests() ?? [],
     blobConcurrency: config.SYNC_CONCURRENCY,
     artifactConcurrency: config.ARTIFACT_CONCURRENCY,
     gcGraceMs: config.GC_GRACE_S * 1_000,
@@ -134,7 +144,36 @@ export async function startSatellite(config: SatelliteSettings, opts: StartSatel
     if (!applied || !reporter || replicator.current?.revision !== applied.revision) return;
     reporter.report({ satellite: sat, ...applied, artifacts: artifactReport() });
   }
-  const registry = await startRegistryServer({ host: config.REGISTRY_HOST, port: config.REGISTRY_PORT, store: content, metrics: metrics.registry, logger: log }).catch(async (err: unknown) => {
+  // `?ns=<host>` from containerd mirrors resolves through the naming rule of the current state
+  let resolverOf: { state: DesiredState | null; resolve: RepositoryResolver } = { state: null, resolve: createRepositoryResolver(null) };
+  const resolveRepository = (name: string, ns: string | undefined) => {
+    const state = replicator.current;
+    if (resolverOf.state !== state) resolverOf = { state, resolve: createRepositoryResolver(state) };
+    return resolverOf.resolve(name, ns);
+  };
+  const allow = config.PULL_THROUGH_ALLOW.split(',').map((p) => p.trim()).filter(Boolean);
+  if (allow.length > 0) {
+    pullThrough = await createPullThrough({
+      store: content,
+      // the registries of the current state, with their credentials and the shared bandwidth budget
+      upstream: (host) => {
+        const ep = registriesOf(replicator.current).find((r) => r.host === host);
+        return ep ? replicator.upstreamClient(ep.server) : undefined;
+      },
+      allow,
+      quotaBytes: config.PULL_THROUGH_QUOTA_BYTES,
+      logger: log.child({ component: 'pull-through' }),
+    });
+  }
+  const registry = await startRegistryServer({
+    host: config.REGISTRY_HOST,
+    port: config.REGISTRY_PORT,
+    store: content,
+    metrics: metrics.registry,
+    logger: log,
+    resolveRepository,
+    ...(pullThrough ? { pullThrough } : {}),
+  }).catch(async (err: unknown) => {
     await events.stop();
     throw err;
   });
@@ -410,6 +449,7 @@ export async function startSatellite(config: SatelliteSettings, opts: StartSatel
     if (nc && !nc.isClosed()) await nc.drain().catch(() => nc?.close());
     await loops;
     await registry.close();
+    await pullThrough?.flush().catch(() => undefined);
     await server.close();
     log.info('satellite stopped');
   }
