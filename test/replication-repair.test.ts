@@ -40,7 +40,8 @@ describe('replication repair and prune', () => {
     const bytes = await readFile(layer);
     bytes[100]! ^= 0xff;
     await writeFile(layer, bytes);
-    const v = await sat.verifyStore();
+    expect(await sat.verifyStore()).toMatchObject({ corrupt: [a.layers[1]], removed: false });
+    const v = await sat.verifyStore({ remove: true });
     expect(v.corrupt).toEqual([a.layers[1]]);
     expect(v.sync).toMatchObject({ fetched: 1, ready: 1 });
     expect(sha256(await readFile(layer))).toBe(a.layers[1]);

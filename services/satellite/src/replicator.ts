@@ -123,7 +123,7 @@ export interface Replicator {
   prune(opts?: { dryRun?: boolean }): Promise<PruneResult>;
   /** delete unreferenced blobs older than the grace period (`graceSeconds` overrides it) */
   gc(opts?: { graceSeconds?: number }): Promise<GcResult>;
-  /** re-hash every blob; with `remove` (default) delete corrupt ones and fetch them again */
+  /** re-hash every blob; with `remove` delete corrupt ones and fetch them again @default remove false */
   verifyStore(opts?: { remove?: boolean }): Promise<VerifyStoreResult>;
   /** what the local registry serves */
   listImages(): Promise<ImageEntry[]>;
@@ -538,7 +538,7 @@ export function createReplicator(opts: ReplicatorOptions): Replicator {
     prune: (o = {}) => exclusive(() => pruneTo(o.dryRun ?? false)),
     gc: (o = {}) => exclusive(() => collect(o.graceSeconds === undefined ? gcGraceMs : o.graceSeconds * 1_000)),
     async verifyStore(o = {}) {
-      const remove = o.remove ?? true;
+      const remove = o.remove ?? false;
       const r = await exclusive(() => store.verify({ remove }));
       if (r.corrupt.length > 0) {
         log.warn({ corrupt: r.corrupt.length, remove }, 'corrupt blobs in the store');

@@ -80,7 +80,7 @@ export interface SatelliteHandle extends AsyncDisposable {
   prune(opts?: { dryRun?: boolean }): Promise<PruneResult>;
   /** delete unreferenced blobs older than the grace period (or `graceSeconds`) */
   gc(opts?: { graceSeconds?: number }): Promise<GcResult>;
-  /** re-hash every stored blob; with `remove` (default) corrupt ones are deleted and fetched again */
+  /** re-hash every stored blob; with `remove` corrupt ones are deleted and fetched again (the timer's check always removes) */
   verifyStore(opts?: { remove?: boolean }): Promise<VerifyStoreResult>;
   /** the images the local registry serves */
   listImages(): Promise<ImageEntry[]>;
