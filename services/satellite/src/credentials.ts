@@ -17,7 +17,14 @@ export function credentialsFromJson(json: string | undefined): CredentialsFor {
   if (json === undefined || json.trim() === '') return () => undefined;
   let parsed: z.infer<typeof CredentialsMap>;
   try {
-    const r = CredentialsMap.safeParse(JSON.parse(json));
+    let value: unknown;
+    try {
+      value = JSON.parse(json);
+    } catch {
+      // the parser's message quotes the input, which holds passwords
+      throw new Error('not JSON');
+    }
+    const r = CredentialsMap.safeParse(value);
     if (!r.success) throw new Error(r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
     parsed = r.data;
   } catch (err) {
