@@ -207,6 +207,7 @@ export class CommandService {
   async recordResults(items: readonly ReceivedResult[]): Promise<void> {
     if (items.length === 0) return;
     const touched = new Set<string>();
+    const staged = new Set<string>();
     const ids = [...new Set(items.map((i) => i.result.id))];
     await withTransaction(this.pool, async (client) => {
       const targets = await store.lockTargets(client, ids);
@@ -265,6 +266,7 @@ export class CommandService {
           }),
         );
         touched.add(target.commandId);
+        if (target.staged) staged.add(target.commandId);
       }
       await store.updateTargets(client, [...updates.values()]);
       await store.insertEvents(client, events);
@@ -272,7 +274,7 @@ export class CommandService {
     });
     this.kickEvents();
     // a finished target may let a staged rollout release its next batch, or abort it
-    for (const id of touched) await this.advanceRollout(id);
+    for (const id of staged) await this.advanceRollout(id);
   }
 
   // ── background work ────────────────────────────────────────────────────────────────────────────

@@ -168,13 +168,15 @@ export async function targetsOf(db: Queryable, commandId: string): Promise<Targe
   return rows.map(toTarget);
 }
 
-/** Lock the targets of these executions, in a fixed order (no deadlock between batches). */
-export async function lockTargets(db: Queryable, executionIds: string[]): Promise<Map<string, TargetRow>> {
+/** Lock the targets of these executions, in a fixed order (no deadlock between batches); `staged`: its command has a rollout. */
+export async function lockTargets(db: Queryable, executionIds: string[]): Promise<Map<string, TargetRow & { staged: boolean }>> {
   const { rows } = await db.query(
-    `SELECT ${TARGET_COLUMNS} FROM command_targets WHERE execution_id = ANY($1::uuid[]) ORDER BY execution_id FOR UPDATE`,
+    `SELECT ${TARGET_COLUMNS.split(', ').map((c) => `t.${c}`).join(', ')}, c.rollout IS NOT NULL AS staged
+       FROM command_targets t JOIN commands c ON c.id = t.command_id
+      WHERE t.execution_id = ANY($1::uuid[]) ORDER BY t.execution_id FOR UPDATE OF t`,
     [executionIds],
   );
-  return new Map(rows.map((r) => [r.execution_id as string, toTarget(r)]));
+  return new Map(rows.map((r) => [r.execution_id as string, { ...toTarget(r), staged: r.staged as boolean }]));
 }
 
 export async function markReleased(db: Queryable, signed: SignedCommand[]): Promise<void> {

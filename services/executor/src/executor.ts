@@ -135,7 +135,8 @@ export async function startExecutor(config: ExecutorSettings, opts: StartExecuto
     runs++;
     remember({ event: 'running', executionId: cmd.id, action: cmd.action });
     log.info({ executionId: cmd.id, commandId: cmd.commandId, action: cmd.action }, 'command running');
-    await report({ ...base, status: 'running', at: startedAt, startedAt });
+    // informational: the action does not wait for it
+    const running = report({ ...base, status: 'running', at: startedAt, startedAt });
     // keep the message ours while the action runs
     const keepAlive = setInterval(() => ctx.working(), Math.max(1_000, (config.ACK_WAIT_S * 1_000) / 3));
     let outcome;
@@ -145,6 +146,8 @@ export async function startExecutor(config: ExecutorSettings, opts: StartExecuto
       clearInterval(keepAlive);
       inflight.delete(cmd.id);
     }
+    // `running` before the final result in OUTBOX, so the cloud sees them in order
+    await running;
     const finishedAt = new Date().toISOString();
     log.info({ executionId: cmd.id, action: cmd.action, status: outcome.status, exitCode: outcome.exitCode }, 'command finished');
     await finish(
