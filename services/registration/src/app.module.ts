@@ -3,15 +3,18 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import type { Logger } from '@uplink/observability';
 import { Registration } from './registration.js';
 import { LOGGER, RegistrationRpcController } from './rpc.controller.js';
+import { ZeroTouchRegistration } from './ztr/zero-touch.js';
+import { ZtrRpcController } from './ztr/ztr.controller.js';
 
 @Module({})
 export class RegistrationModule {
   static with(registration: Registration, logger: Logger): DynamicModule {
     return {
       module: RegistrationModule,
-      controllers: [RegistrationRpcController],
+      controllers: [RegistrationRpcController, ZtrRpcController],
       providers: [
         { provide: Registration, useValue: registration },
+        { provide: ZeroTouchRegistration, useValue: registration.ztr },
         { provide: LOGGER, useValue: logger },
       ],
     };

@@ -11,6 +11,7 @@ import { startRegistration, type RegistrationHandle } from './start.js';
 
 const d = (c: string) => `sha256:${c.repeat(64)}`;
 const logger = createLogger({ service: 'registration-test', level: 'silent' });
+const joinToken = { joinToken: expect.stringMatching(/^ujt_[\w-]{12}_[\w-]{32}$/), joinTokenExpiresAt: expect.any(String) };
 
 let hub: Hub;
 let schema: PgSchema;
@@ -58,7 +59,7 @@ async function revisionOnHub(sat: string): Promise<number | undefined> {
 describe('registration', () => {
   it('creates satellites while the state-publisher is away; their state is published once it runs', async () => {
     const created = await ok('registration', 'createSatellite', { name: 'early-1' });
-    expect(created).toEqual({ name: 'early-1', labels: {}, groups: [], status: 'pending', createdAt: expect.any(String) });
+    expect(created).toEqual({ name: 'early-1', labels: {}, groups: [], status: 'pending', createdAt: expect.any(String), ...joinToken });
     statePublisher = await startStatePublisher(
       loadEnv(StatePublisherEnv, { NATS_URL: hub.url, DATABASE_URL: schema.url, LOG_LEVEL: 'silent', REPUBLISH_INTERVAL_S: '1' }),
       { logger },
@@ -70,13 +71,14 @@ describe('registration', () => {
     await ok('state', 'putGroup', { name: 'g1', body: { registry: 'http://127.0.0.1:5000', artifacts: [{ repository: 'library/alpine', digest: d('a') }] } });
     await ok('state', 'putGroup', { name: 'g2', body: { registry: 'http://127.0.0.1:5000', artifacts: [] } });
     const created = await ok('registration', 'createSatellite', { name: 'edge-01', labels: { site: 'lyon' }, groups: ['g2', 'g1', 'g1'] });
-    expect(created).toEqual({ name: 'edge-01', labels: { site: 'lyon' }, groups: ['g1', 'g2'], status: 'pending', createdAt: expect.any(String) });
+    expect(created).toEqual({ name: 'edge-01', labels: { site: 'lyon' }, groups: ['g1', 'g2'], status: 'pending', createdAt: expect.any(String), ...joinToken });
     // the recompute is answered before createSatellite replies
     const view = await ok('state', 'getState', { satellite: 'edge-01' });
     expect(view.desired.revision).toBe(1);
     expect(view.desired.artifacts.map((a: { repository: string }) => a.repository)).toEqual(['library/alpine']);
     await waitFor(async () => (await revisionOnHub('edge-01')) === 1, { what: 'edge-01 on STATE' });
-    expect(await ok('registration', 'getSatellite', { name: 'edge-01' })).toEqual(created);
+    const { joinToken: _t, joinTokenExpiresAt: _e, ...satellite } = created;
+    expect(await ok('registration', 'getSatellite', { name: 'edge-01' })).toEqual(satellite);
   });
 
   it('refuses a taken name or an unknown group, leaving nothing half-written', async () => {
@@ -104,9 +106,12 @@ describe('registration', () => {
     expect(await rpc('registration', 'listSatellites', { group: 'nope' })).toMatchObject({ ok: false, error: { code: 'GROUP_NOT_FOUND' } });
   });
 
-  it('deletes a satellite and purges its desired state from the hub', async () => {
+  it('revokes a satellite, then deletes it and purges its desired state from the hub', async () => {
     await ok('registration', 'createSatellite', { name: 'doomed', groups: ['g1'] });
     await waitFor(async () => (await revisionOnHub('doomed')) === 1, { what: 'doomed on STATE' });
+    expect(await ok('registration', 'deleteSatellite', { name: 'doomed' })).toEqual({ name: 'doomed', revoked: true });
+    expect(await ok('registration', 'getSatellite', { name: 'doomed' })).toMatchObject({ status: 'revoked', revokedAt: expect.any(String) });
+    expect(await rpc('ztr', 'issueJoinToken', { name: 'doomed' })).toMatchObject({ ok: false, error: { code: 'SATELLITE_REVOKED' } });
     expect(await ok('registration', 'deleteSatellite', { name: 'doomed' })).toEqual({ name: 'doomed', deleted: true });
     await waitFor(async () => (await revisionOnHub('doomed')) === undefined, { what: 'doomed purged from STATE' });
     expect(await rpc('registration', 'getSatellite', { name: 'doomed' })).toMatchObject({ ok: false, error: { code: 'SATELLITE_NOT_FOUND' } });

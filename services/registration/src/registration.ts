@@ -1,19 +1,15 @@
 // Registration's domain: the fleet's satellites. Creating one writes it and its group assignments in
 // one transaction, then asks the state-publisher to compute its desired state (which also finds
-// satellites without a state by itself, should that request be lost); deleting one has the
-// state-publisher purge the satellite's desired state from the hub.
-import { ErrorCode, UplinkError, type RpcMethod, type RpcRequest, type Satellite } from '@uplink/contracts';
+// satellites without a state by itself, should that request be lost) and hands out its one-time
+// join token. Deleting one revokes it (its credentials stop working at once, it stays listed as
+// revoked); deleting a revoked one removes it and has the state-publisher purge its desired state.
+import { ErrorCode, UplinkError, type CreatedSatellite, type RpcMethod, type RpcRequest, type Satellite } from '@uplink/contracts';
 import { SqlState, sqlState, withTransaction, type Pool } from '@uplink/db';
 import type { Logger } from '@uplink/observability';
 import * as store from './store.js';
+import { issueJoinTokenIn, type ZeroTouchRegistration } from './ztr/zero-touch.js';
 
 type Req<M extends RpcMethod<'registration'>> = RpcRequest<'registration', M>;
-
-/**
- * The reply to createSatellite: the satellite, and later the one-time join token for zero-touch
- * registration (`joinToken`), which only this reply will ever show.
- */
-export type CreatedSatellite = Satellite;
 
 /** Asks the state-publisher to recompute (and publish, or purge) these satellites' desired states. */
 export type RequestRecompute = (satellites: string[]) => Promise<void>;
@@ -22,23 +18,27 @@ export interface RegistrationOptions {
   pool: Pool;
   logger: Logger;
   requestRecompute: RequestRecompute;
+  /** join tokens, site credentials and their revocation */
+  ztr: ZeroTouchRegistration;
 }
 
 export class Registration {
   private readonly pool: Pool;
   private readonly log: Logger;
   private readonly requestRecompute: RequestRecompute;
+  readonly ztr: ZeroTouchRegistration;
 
   constructor(opts: RegistrationOptions) {
     this.pool = opts.pool;
     this.log = opts.logger;
     this.requestRecompute = opts.requestRecompute;
+    this.ztr = opts.ztr;
   }
 
   async createSatellite(req: Req<'createSatellite'>): Promise<CreatedSatellite> {
     const groups = [...new Set(req.groups ?? [])].sort();
     const labels = req.labels ?? {};
-    await withTransaction(this.pool, async (c) => {
+    const issued = await withTransaction(this.pool, async (c) => {
       const missing = await store.missingGroups(c, groups);
       if (missing.length > 0) {
         throw new UplinkError(ErrorCode.GROUP_NOT_FOUND, `no group named ${missing.map((g) => `"${g}"`).join(', ')}: create it first`, {
@@ -55,12 +55,14 @@ export class Registration {
         if (sqlState(err) === SqlState.FOREIGN_KEY_VIOLATION) throw new UplinkError(ErrorCode.GROUP_NOT_FOUND, 'a group was deleted meanwhile: try again', { cause: err });
         throw err;
       }
+      return issueJoinTokenIn(c, req.name, this.ztr.joinTokenTtlSeconds);
     });
     this.log.info({ satellite: req.name, groups }, 'satellite created');
     await this.recompute(req.name);
     const row = await store.getSatellite(this.pool, req.name);
     // deleted in the meantime: answer with what was created
-    return row ? toSatellite(row) : { name: req.name, labels, groups, status: 'pending', createdAt: new Date().toISOString() };
+    const satellite: Satellite = row ? toSatellite(row) : { name: req.name, labels, groups, status: 'pending', createdAt: new Date().toISOString() };
+    return { ...satellite, joinToken: issued.joinToken, joinTokenExpiresAt: issued.joinTokenExpiresAt };
   }
 
   async listSatellites({ group }: Req<'listSatellites'>): Promise<Satellite[]> {
@@ -74,7 +76,10 @@ export class Registration {
     return toSatellite(row);
   }
 
-  async deleteSatellite({ name }: Req<'deleteSatellite'>): Promise<{ name: string; deleted: true }> {
+  /** The first delete revokes the satellite; deleting a revoked one removes it. */
+  async deleteSatellite({ name }: Req<'deleteSatellite'>): Promise<{ name: string; revoked: true } | { name: string; deleted: true }> {
+    const row = await store.getSatellite(this.pool, name);
+    if (row && !row.revokedAt && (await this.ztr.revoke(name))) return { name, revoked: true };
     if (!(await store.deleteSatellite(this.pool, name))) throw new UplinkError(ErrorCode.SATELLITE_NOT_FOUND, `no satellite named "${name}"`);
     this.log.info({ satellite: name }, 'satellite deleted');
     await this.recompute(name);
@@ -91,13 +96,30 @@ export class Registration {
   }
 }
 
-/** Heartbeat-based status (online, stale, offline) is telemetry's; here a satellite is pending or revoked. */
+/**
+ * Registration's lifecycle (heartbeat-based online/stale/offline is telemetry's): pending until the
+ * device registers, active while its credentials are valid, stale once they expired unrenewed, revoked.
+ */
 function toSatellite(row: store.SatelliteRow): Satellite {
+  const iso = (d: Date | null) => (d ? new Date(d).toISOString() : undefined);
+  const status = row.revokedAt
+    ? 'revoked'
+    : !row.registeredAt
+      ? 'pending'
+      : row.credentialsExpireAt && new Date(row.credentialsExpireAt).getTime() > Date.now()
+        ? 'active'
+        : 'stale';
+  const registeredAt = iso(row.registeredAt);
+  const credentialsExpireAt = iso(row.credentialsExpireAt);
+  const revokedAt = iso(row.revokedAt);
   return {
     name: row.name,
     labels: row.labels,
     groups: row.groups,
-    status: row.revokedAt ? 'revoked' : 'pending',
+    status,
     createdAt: new Date(row.createdAt).toISOString(),
+    ...(registeredAt ? { registeredAt } : {}),
+    ...(credentialsExpireAt ? { credentialsExpireAt } : {}),
+    ...(revokedAt ? { revokedAt } : {}),
   };
 }

@@ -13,6 +13,7 @@ import { createLogger, type Logger } from '@uplink/observability';
 import { RegistrationModule } from './app.module.js';
 import { PinoNestLogger } from './nest-logger.js';
 import { Registration } from './registration.js';
+import { startZtr } from './ztr/start-ztr.js';
 
 export type RegistrationConfig = z.infer<typeof RegistrationEnv>;
 
@@ -40,6 +41,8 @@ export async function startRegistration(env: RegistrationConfig, opts: StartRegi
     const pool = createPool({ url: env.DATABASE_URL, max: env.DB_POOL_MAX, logger: log, applicationName: 'uplink-registration' });
     cleanups.push(() => pool.end());
     await migrate(pool, { logger: log });
+    const ztr = await startZtr(env, { pool, logger: log });
+    cleanups.push(() => ztr.close());
 
     const servers = env.NATS_URL.split(',').map((s) => s.trim());
     const natsOptions = {
@@ -58,6 +61,7 @@ export async function startRegistration(env: RegistrationConfig, opts: StartRegi
     const registration = new Registration({
       pool,
       logger: log,
+      ztr: ztr.ztr,
       requestRecompute: async (satellites) => {
         const reply = await firstValueFrom(
           statePublisher.send<RpcReply<unknown>>(rpcSubject('state', 'recompute'), { satellites }).pipe(timeout({ first: recomputeTimeoutMs })),

@@ -8,9 +8,12 @@ export interface SatelliteRow {
   groups: string[];
   createdAt: Date;
   revokedAt: Date | null;
+  registeredAt: Date | null;
+  credentialsExpireAt: Date | null;
 }
 
 const COLUMNS = `s.name, s.labels, s.created_at AS "createdAt", s.revoked_at AS "revokedAt",
+  s.registered_at AS "registeredAt", s.credentials_expire_at AS "credentialsExpireAt",
   coalesce((SELECT array_agg(gs.group_name ORDER BY gs.group_name) FROM group_satellites gs WHERE gs.satellite = s.name), '{}') AS groups`;
 
 /** Insert a satellite; false when the name is taken. */

@@ -1,0 +1,99 @@
+// Zero-touch registration from the validated environment: the NATS keys (ZTR is off when they are
+// unset), a system account connection for pushing site accounts, Redis for the rate limits.
+import { readFileSync } from 'node:fs';
+import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import { Redis } from 'ioredis';
+import { z } from 'zod';
+import { ConfigError, RegistryCredential, type RegistrationEnv } from '@uplink/contracts';
+import type { Pool } from '@uplink/db';
+import type { Logger } from '@uplink/observability';
+import { ZeroTouchRegistration, type SiteAuthority } from './zero-touch.js';
+import { createZtrLimiter } from './ztr-limiter.js';
+
+type Env = z.infer<typeof RegistrationEnv>;
+
+export interface ZtrHandle {
+  ztr: ZeroTouchRegistration;
+  close(): Promise<void>;
+}
+
+const NATS_KEYS = ['NATS_OPERATOR_SIGNING_SEED', 'NATS_APP_ACCOUNT', 'NATS_APP_SIGNING_SEED', 'NATS_SITE_SIGNING_SEED', 'NATS_SYSTEM_CREDS'] as const;
+
+export async function startZtr(env: Env, deps: { pool: Pool; logger: Logger }): Promise<ZtrHandle> {
+  const log = deps.logger;
+  const closers: (() => Promise<unknown>)[] = [];
+  const given = NATS_KEYS.filter((k) => env[k] !== undefined);
+  if (given.length > 0 && given.length < NATS_KEYS.length) {
+    throw new ConfigError(`invalid configuration:\n  zero-touch registration needs all of ${NATS_KEYS.join(', ')}; missing ${NATS_KEYS.filter((k) => env[k] === undefined).join(', ')}`);
+  }
+  const registryCredentials = parseRegistryCredentials(env.SITE_REGISTRY_CREDENTIALS);
+  const caBundle = env.LEAF_CA_FILE ? readFileSync(env.LEAF_CA_FILE, 'utf8') : undefined;
+
+  let authority: SiteAuthority | undefined;
+  if (given.length === NATS_KEYS.length) {
+    const sys: NatsConnection = await connect({
+      servers: env.NATS_URL.split(',').map((s) => s.trim()),
+      name: 'registration-sys',
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 1_000,
+      waitOnFirstConnect: true,
+      authenticator: credsAuthenticator(() => new Uint8Array(readFileSync(env.NATS_SYSTEM_CREDS!))),
+    });
+    closers.push(() => sys.close());
+    authority = {
+      operatorSigner: env.NATS_OPERATOR_SIGNING_SEED!,
+      appAccount: env.NATS_APP_ACCOUNT!,
+      appSigner: env.NATS_APP_SIGNING_SEED!,
+      siteSigner: env.NATS_SITE_SIGNING_SEED!,
+      sys,
+    };
+  } else {
+    log.info('zero-touch registration off: no NATS operator keys configured');
+  }
+
+  const redis = new Redis(env.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false });
+  redis.on('error', () => undefined); // reported by the limiter when it matters
+  redis.connect().catch(() => undefined);
+  closers.push(async () => redis.disconnect());
+
+  const ztr = new ZeroTouchRegistration({
+    pool: deps.pool,
+    logger: log,
+    limiter: createZtrLimiter({
+      redis,
+      logger: log,
+      keyPrefix: env.REDIS_KEY_PREFIX,
+      ipLimit: env.ZTR_IP_LIMIT,
+      satelliteLimit: env.ZTR_SATELLITE_LIMIT,
+      windowSeconds: env.ZTR_WINDOW_S,
+    }),
+    ...(authority ? { authority } : {}),
+    joinTokenTtlSeconds: env.JOIN_TOKEN_TTL_S,
+    siteJwtTtlSeconds: env.SITE_JWT_TTL_S,
+    hub: { leafUrl: env.HUB_LEAF_URL, domain: env.HUB_DOMAIN },
+    ...(env.COMMAND_SIGNING_KEY ? { commandSigningKey: env.COMMAND_SIGNING_KEY } : {}),
+    ...(caBundle ? { caBundle } : {}),
+    registryCredentials,
+  });
+  return {
+    ztr,
+    close: async () => {
+      for (const c of closers.reverse()) await c().catch(() => undefined);
+    },
+  };
+}
+
+function parseRegistryCredentials(json: string | undefined): Record<string, z.infer<typeof RegistryCredential>> {
+  if (!json?.trim()) return {};
+  const r = z.record(z.string().min(1), RegistryCredential).safeParse(safeJson(json));
+  if (!r.success) throw new ConfigError('invalid configuration:\n  SITE_REGISTRY_CREDENTIALS: must be JSON {"<registry url or host>": {"username": "…", "password": "…"}}');
+  return r.data;
+}
+
+function safeJson(s: string): unknown {
+  try {
+    return JSON.parse(s);
+  } catch {
+    return undefined;
+  }
+}
