@@ -6,6 +6,9 @@ import { groupCommand } from './commands/group.js';
 import { satCommand } from './commands/sat.js';
 import { devCommand } from './commands/dev.js';
 import { cmdCommand } from './commands/cmd.js';
+import { telemetryCommand } from './commands/telemetry.js';
+import { imagesCommand } from './commands/images.js';
+import { satStatusCommand } from './commands/sat-status.js';
 import type { TargetFlags } from './api.js';
 
 const program = new Command('uplink')
@@ -21,6 +24,9 @@ devCommand(program);
 groupCommand(program, flags);
 satCommand(program, flags);
 cmdCommand(program, flags);
+telemetryCommand(program, flags);
+imagesCommand(program, flags);
+satStatusCommand(program, flags);
 
 try {
   await program.parseAsync(process.argv);

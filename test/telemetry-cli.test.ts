@@ -1,0 +1,86 @@
+// `uplink sat status`, `uplink telemetry show|tail` and `uplink images` against a running gateway and
+// telemetry-ingest, as a user runs them.
+import { execFile, spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ImagesView, TelemetryPage, TelemetryStreamEvent } from '@uplink/contracts';
+import { waitFor } from '@uplink/testkit';
+import { heartbeat, startTelemetrySystem, TOKEN, type TelemetrySystem } from './telemetry-support.js';
+
+const repoRoot = join(fileURLToPath(import.meta.url), '..', '..');
+const tsx = createRequire(import.meta.url).resolve('tsx');
+const cliArgs = ['--conditions=uplink-source', '--import', tsx, join(repoRoot, 'packages/cli/src/main.ts')];
+let sys: TelemetrySystem;
+const env = () => ({ ...process.env, UPLINK_GATEWAY: sys.gateway.url, UPLINK_TOKEN: TOKEN });
+
+async function uplink(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [...cliArgs, ...args], { env: env(), cwd: repoRoot });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+beforeAll(async () => {
+  sys = await startTelemetrySystem();
+  await sys.register('cli-01');
+  await sys.forward('heartbeat', heartbeat('cli-01', 1, { inventory: { hash: 'h', images: [{ repository: 'app/web', digest: 'sha256:' + 'c'.repeat(64), sizeBytes: 5 }] } }), 'cli:1');
+  await sys.stored('cli-01', 1);
+});
+afterAll(async () => {
+  await sys?.[Symbol.asyncDispose]();
+});
+
+// each run of the CLI compiles it with tsx: seconds on a busy machine
+describe('uplink telemetry commands', { timeout: 90_000 }, () => {
+  it('shows a satellite status, its stored telemetry and the image report', async () => {
+    const [status, show, imagesRun, missing] = await Promise.all([
+      uplink('sat', 'status', 'cli-01'),
+      uplink('telemetry', 'show', 'cli-01', '--from', '10m', '--json'),
+      uplink('images', '--json'),
+      uplink('sat', 'status', 'nowhere'),
+    ]);
+    expect(status.code).toBe(0);
+    expect(status.stdout).toMatch(/^cli-01: online\nlast heartbeat: .+ \(\d+s ago\)\nseq=1 cpu=3%/);
+    const page = JSON.parse(show.stdout) as TelemetryPage;
+    expect(page.items.map((i) => i.msgId)).toEqual(['cli:1']);
+
+    const images = JSON.parse(imagesRun.stdout) as ImagesView;
+    expect(images.images).toMatchObject([{ repository: 'app/web', sites: ['cli-01'] }]);
+
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/SATELLITE_NOT_FOUND: satellite "nowhere" does not exist/);
+  });
+
+  it('tails live telemetry of one satellite', async () => {
+    const child = spawn(process.execPath, [...cliArgs, 'telemetry', 'tail', '--satellite', 'cli-01', '--count', '2', '--json'], { env: env(), cwd: repoRoot });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    const exited = new Promise<number | null>((r) => child.once('exit', r));
+    try {
+      // publish until the tail is connected and has seen two events
+      let seq = 2;
+      await waitFor(async () => {
+        await sys.forward('heartbeat', heartbeat('cli-01', seq), `cli:${seq}`);
+        seq++;
+        return out.split('\n').filter(Boolean).length >= 2;
+      }, { intervalMs: 200, timeoutMs: 50_000, what: 'two events tailed' }).catch((e: Error) => {
+        throw new Error(`${e.message}; uplink said: ${err}`);
+      });
+      expect(await exited).toBe(0);
+      const events = out.trim().split('\n').map((l) => JSON.parse(l) as TelemetryStreamEvent);
+      expect(events).toHaveLength(2);
+      expect(events.every((e) => e.satellite === 'cli-01' && e.kind === 'heartbeat')).toBe(true);
+      expect(events[1]!.seq).toBeGreaterThan(events[0]!.seq);
+    } finally {
+      child.kill();
+    }
+  });
+});
