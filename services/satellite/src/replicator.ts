@@ -336,7 +336,9 @@ export function createReplicator(opts: ReplicatorOptions): Replicator {
         if (local.complete && local.root) {
           await ensureRefs(t, local.root, entries);
           update(t.key, { status: 'ready', attempts: 0, readyAt: new Date().toISOString() });
-          if (reason === 'state' || reason === 'manual' || !wasReady) {
+          // complete on disk: worth an event for a new state or a request, or when it was failing
+          // (not for each artifact found intact at every start)
+          if (reason === 'state' || reason === 'manual' || before?.status === 'failed') {
             announce();
             events.emit({ event: 'artifact.synced', revision, artifact: { repository: t.repository, digest: t.digest }, bytes: 0, durationMs: Math.round(performance.now() - t0) });
           }
