@@ -1,4 +1,6 @@
 import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -152,6 +154,26 @@ async function reported(hubNc: NatsConnection): Promise<number[]> {
 }
 
 describe('satellite desired-state path', () => {
+  it('refuses to start with a clear code when its registry or status port is taken, and leaves nothing listening', async () => {
+    await using data = await tempDir('uplink-satellite-');
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = String((taken.address() as AddressInfo).port);
+    const env = (extra: Record<string, string>) =>
+      loadEnv(SatelliteEnv, { SATELLITE_NAME: SAT, NATS_URL: 'nats://127.0.0.1:1', DATA_DIR: data.path, STATUS_PORT: '0', REGISTRY_PORT: '0', LOG_LEVEL: 'silent', ...extra });
+    try {
+      await expect(startSatellite(env({ REGISTRY_PORT: port }), { logger })).rejects.toMatchObject({ code: 'REGISTRY_LISTEN_FAILED' });
+      const registryPort = await freePort();
+      await expect(startSatellite(env({ STATUS_PORT: port, REGISTRY_PORT: String(registryPort) }), { logger })).rejects.toMatchObject({ code: 'EADDRINUSE' });
+      // the registry it had opened is closed again
+      const probe = createServer();
+      await new Promise<void>((resolve, reject) => probe.once('error', reject).listen(registryPort, '127.0.0.1', resolve));
+      await new Promise((resolve) => probe.close(resolve));
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
+  });
+
   it('applies a published state, shows it on /status and /metrics, and reports it to the hub', async () => {
     await using site = await startSite();
     const sat = await site.start();

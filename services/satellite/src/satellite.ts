@@ -247,6 +247,14 @@ export async function startSatellite(config: SatelliteSettings, opts: StartSatel
     healthy: () => !closing,
     registry: metrics.registry,
     logger: log,
+  }).catch(async (err: unknown) => {
+    // nothing started so far may outlive a failed start
+    closing = true;
+    for (const t of timers) clearInterval(t);
+    await replicator.close();
+    await events.stop();
+    await registry.close();
+    throw err;
   });
 
   let nc: NatsConnection | undefined;
