@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { SatelliteName } from './names.js';
 import { ZtrEnv } from './ztr.js';
+import { Username } from './operators.js';
 
 const port = z.coerce.number().int().min(0).max(65_535);
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
@@ -16,9 +17,16 @@ export const CommonEnv = z.object({
 export const GatewayEnv = CommonEnv.extend({
   HTTP_HOST: z.string().default('127.0.0.1').describe('address the REST API listens on'),
   HTTP_PORT: port.default(8080).describe('port of the REST API'),
-  ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').describe('bearer token of the admin (required)'),
+  ADMIN_TOKEN: z
+    .string()
+    .min(16, 'must be at least 16 characters')
+    .optional()
+    .describe('bootstrap admin bearer token, valid while set (`uplink dev` sets it); unset = only user tokens'),
   BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(1_048_576).describe('largest accepted request body'),
   RPC_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000).describe('how long the gateway waits for a service'),
+  AUTH_CACHE_TTL_MS: z.coerce.number().int().min(0).default(5_000).describe('how long a verified bearer token is trusted before registration is asked again (revocations through this gateway apply at once)'),
+  TLS_CERT_FILE: z.string().optional().describe('PEM certificate (chain) of the REST API; with TLS_KEY_FILE the gateway serves https'),
+  TLS_KEY_FILE: z.string().optional().describe('PEM private key of TLS_CERT_FILE'),
 });
 
 export const DbEnv = z.object({
@@ -26,7 +34,18 @@ export const DbEnv = z.object({
   DB_POOL_MAX: z.coerce.number().int().positive().default(10).describe('Postgres pool size'),
 });
 
-export const RegistrationEnv = CommonEnv.extend(DbEnv.shape).extend(ZtrEnv.shape);
+const seconds = (def: number) => z.coerce.number().int().positive().default(def);
+
+export const RegistrationEnv = CommonEnv.extend(DbEnv.shape).extend({
+  ADMIN_USERNAME: Username.optional().describe('first admin, created at start when no user of that name exists (with ADMIN_PASSWORD)'),
+  ADMIN_PASSWORD: z.string().min(12, 'must be at least 12 characters').optional().describe('password of ADMIN_USERNAME'),
+  SESSION_TTL_S: seconds(43_200).describe('lifetime of the token a login returns'),
+  LOGIN_MAX_FAILURES: z.coerce.number().int().positive().default(5).describe('failed logins within LOGIN_FAILURE_WINDOW_S that lock an account'),
+  LOGIN_FAILURE_WINDOW_S: seconds(900).describe('window in which failed logins are counted'),
+  LOGIN_LOCKOUT_S: seconds(900).describe('how long a locked account stays locked'),
+  LOGIN_IP_LIMIT: z.coerce.number().int().positive().default(30).describe('login attempts one client address may make per LOGIN_IP_WINDOW_S'),
+  LOGIN_IP_WINDOW_S: seconds(60).describe('window of LOGIN_IP_LIMIT'),
+}).extend(ZtrEnv.shape);
 
 export const StatePublisherEnv = CommonEnv.extend(DbEnv.shape).extend({
   TAG_RESOLVE_INTERVAL_S: z.coerce.number().int().positive().default(60).describe('how often tags are re-resolved against the upstream'),

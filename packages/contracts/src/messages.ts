@@ -5,6 +5,7 @@ import { DesiredState } from './desired-state.js';
 import { Digest, Repository, SatelliteName } from './names.js';
 import { Heartbeat, SyncEvent } from './telemetry.js';
 import { Command, CommandEvent, CommandResult } from './commands.js';
+import { AuditEvent } from './operators.js';
 
 export const SCHEMA_HEADER = 'Uplink-Schema';
 export const SIGNATURE_HEADER = 'Uplink-Signature';
@@ -31,6 +32,7 @@ export const messageSchemas = {
   command: { 1: Command },
   'command-result': { 1: CommandResult },
   'command-event': { 1: CommandEvent },
+  'audit-event': { 1: AuditEvent },
 } as const satisfies Record<string, Record<number, z.ZodType>>;
 
 export type MessageType = keyof typeof messageSchemas;

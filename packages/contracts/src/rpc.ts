@@ -8,6 +8,7 @@ import { subjects } from './subjects.js';
 import { TelemetryQuery } from './fleet.js';
 import { CreateCommandBody, ListCommandsQuery } from './commands.js';
 import { ztrRpcMethods } from './ztr.js';
+import { authRpcMethods } from './operators.js';
 
 export const rpcMethods = {
   state: {
@@ -42,6 +43,8 @@ export const rpcMethods = {
   },
   /** join tokens, zero-touch registration and renewal of sites (served by registration) */
   ztr: ztrRpcMethods,
+  /** users, logins, API tokens and the audit trail (served by registration) */
+  auth: authRpcMethods,
 } as const;
 
 export type RpcService = keyof typeof rpcMethods;

@@ -165,6 +165,11 @@ export const hubDurables = {
       max_ack_pending: 20_000,
     }),
   },
+  'registration-audit': {
+    stream: 'EVENTS',
+    type: 'audit-event',
+    spec: consumer({ durable_name: 'registration-audit', filter_subject: 'uplink.events.audit.>', description: 'registration stores the audit trail' }),
+  },
 } as const satisfies Record<string, DurableSpec>;
 
 /** Durable consumers of a site's leaf server. */

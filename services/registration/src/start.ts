@@ -12,6 +12,8 @@ import { createPool, migrate, type Pool } from '@uplink/db';
 import { createLogger, type Logger } from '@uplink/observability';
 import { RegistrationModule } from './app.module.js';
 import { PinoNestLogger } from './nest-logger.js';
+import { startOperators } from './operators/start.js';
+import type { Operators } from './operators/operators.js';
 import { Registration } from './registration.js';
 import { startZtr } from './ztr/start-ztr.js';
 
@@ -25,6 +27,8 @@ export interface StartRegistrationOptions {
 
 export interface RegistrationHandle {
   registration: Registration;
+  /** users, logins, tokens and the audit trail */
+  operators: Operators;
   pool: Pool;
   /** the connection of the client to the state-publisher (for drainOnSignal) */
   nc: NatsConnection;
@@ -70,7 +74,10 @@ export async function startRegistration(env: RegistrationConfig, opts: StartRegi
       },
     });
 
-    const app = await NestFactory.createMicroservice<MicroserviceOptions>(RegistrationModule.with(registration, log), {
+    const operators = await startOperators({ env, pool, nc, logger: log });
+    cleanups.push(() => operators.close());
+
+    const app = await NestFactory.createMicroservice<MicroserviceOptions>(RegistrationModule.with(registration, log, operators.operators), {
       transport: Transport.NATS,
       options: { ...natsOptions, queue: 'registration', name: 'registration' },
       logger: new PinoNestLogger(log),
@@ -82,6 +89,7 @@ export async function startRegistration(env: RegistrationConfig, opts: StartRegi
     let closing: Promise<void> | undefined;
     return {
       registration,
+      operators: operators.operators,
       pool,
       nc,
       close: () => (closing ??= cleanup().then(() => log.info('registration stopped'))),
