@@ -49,20 +49,22 @@ export class Housekeeping {
     await Promise.all(this.loops);
   }
 
-  /** Evaluate statuses now and record transitions; false when another instance is sweeping. */
+  /**
+   * Evaluate statuses now and record transitions (false when another instance holds the sweep), then
+   * refresh the per-site metrics, which every instance exports.
+   */
   async sweep(): Promise<boolean> {
     const log = this.opts.logger;
     const changed = await this.opts.store.sweep(this.opts.rules);
-    if (!changed) return false;
-    for (const [i, t] of changed.entries()) {
+    for (const [i, t] of (changed ?? []).entries()) {
       this.opts.metrics.transitions.inc({ status: t.status });
       if (i < TRANSITIONS_LOGGED) log.info({ satellite: t.satellite, status: t.status }, 'satellite status changed');
     }
-    if (changed.length > TRANSITIONS_LOGGED) log.info({ more: changed.length - TRANSITIONS_LOGGED }, 'more satellite status changes');
+    if (changed && changed.length > TRANSITIONS_LOGGED) log.info({ more: changed.length - TRANSITIONS_LOGGED }, 'more satellite status changes');
     const { byStatus, oldest } = await this.opts.store.overview(SITE_METRICS_LIMIT);
     for (const s of ['online', 'stale', 'offline']) this.opts.metrics.sites.set({ status: s }, byStatus[s] ?? 0);
     this.lastSeen = oldest;
-    return true;
+    return changed !== undefined;
   }
 
   async maintain(): Promise<void> {
