@@ -1,6 +1,6 @@
 // Remote commands reach their site and their results come back: at once over a live link, after the
 // link returns when it was cut, and never when the deadline passed during the outage.
-import { readdir } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -9,8 +9,10 @@ import { waitFor } from '@uplink/testkit';
 import type { CommandList, CreatedCommand } from '@uplink/contracts';
 import { startCommandSystem } from './support/commands-system.js';
 
+/** execution ids the site's executor recorded (its journal) */
 async function executionsOn(dataDir: string): Promise<string[]> {
-  return (await readdir(join(dataDir, 'executor', 'executions')).catch(() => [])).filter((f) => f.endsWith('.json'));
+  const text = await readFile(join(dataDir, 'executor', 'executions.jsonl'), 'utf8').catch(() => '');
+  return [...new Set(text.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { id: string }).id))];
 }
 
 describe('remote commands to one site', () => {
@@ -61,7 +63,7 @@ describe('remote commands to one site', () => {
     const files = await executionsOn(site.dataDir);
     expect(files.length).toBe(executedBefore + 1);
     const expiredExecution = (await sys.sql<{ execution_id: string }>('SELECT execution_id FROM command_targets WHERE command_id = $1', [tooLate.body.id]))[0]!;
-    expect(files).not.toContain(`${expiredExecution.execution_id}.json`);
+    expect(files).not.toContain(expiredExecution.execution_id);
     expect(site.executor!.runs).toBe(2);
   });
 });

@@ -81,6 +81,10 @@ describe('executor', () => {
       }
       return out;
     };
+    const drained = async () => {
+      const c = await jsm.consumers.info('CMD_LOCAL', 'executor');
+      return c.num_pending === 0 && c.num_ack_pending === 0;
+    };
     const finalOf = async (id: string) => (await results()).find((r) => r.id === id && !['delivered', 'running'].includes(r.status));
 
     try {
@@ -107,15 +111,14 @@ describe('executor', () => {
         headers: messageHeaders('command', { [SIGNATURE_HEADER]: pending[0]!.signature }),
         msgID: `again-${runsThis.id}`,
       });
+      await waitFor(drained, { what: 'CMD_LOCAL drained' });
       await executor.close();
 
       // a restart on the same data dir remembers what ran
       executor = await startExecutor(env, { logger: log, host: host() });
       await executor.ready;
       await waitFor(() => executor.catchUps > 0, { what: 'catch-up after restart' });
-      await waitFor(async () => (await jsm.consumers.info('CMD_LOCAL', 'executor')).num_pending === 0 && (await jsm.consumers.info('CMD_LOCAL', 'executor')).num_ack_pending === 0, {
-        what: 'CMD_LOCAL drained',
-      });
+      await waitFor(drained, { what: 'CMD_LOCAL drained after restart' });
       expect(syncs).toBe(1);
       expect(executor.runs).toBe(0);
       // the same result ids: the OUTBOX dedupe keeps one copy of each

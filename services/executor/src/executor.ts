@@ -46,8 +46,7 @@ export async function startExecutor(config: ExecutorSettings, opts: StartExecuto
   const sat = config.SATELLITE_NAME;
   const log = (opts.logger ?? createLogger({ service: 'executor', level: config.LOG_LEVEL })).child({ satellite: sat });
   const verifier = createCommandVerifier(config.COMMAND_SIGNING_KEY);
-  const store: ExecutionStore = await openExecutionStore(config.DATA_DIR, log);
-  await store.prune(RECORD_MAX_AGE_MS);
+  const store: ExecutionStore = await openExecutionStore(config.DATA_DIR, log, { maxAgeMs: RECORD_MAX_AGE_MS });
   const abort = new AbortController();
   const recent: unknown[] = [];
   const remember = (entry: Record<string, unknown>) => {
@@ -254,6 +253,7 @@ export async function startExecutor(config: ExecutorSettings, opts: StartExecuto
     await catchUp?.stop();
     await runner?.stop();
     if (nc && !nc.isClosed()) await nc.drain().catch(() => nc?.close());
+    await store.close();
     log.info('executor stopped');
   }
   const readyOrClosed = ready.then(() => {

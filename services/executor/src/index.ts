@@ -12,4 +12,4 @@ export type { ExecutorHost, HostContext, DiagnosticsBundle, StandaloneHostOption
 export type { ActionContext, ActionOutcome } from './actions.js';
 export type { Verdict, RunOutcome, RunOptions } from './execute.js';
 export type { CommandVerifier } from './verify.js';
-export type { ExecutionRecord, ExecutionStore } from './execution-store.js';
+export type { ExecutionRecord, ExecutionStore, OpenExecutionStoreOptions } from './execution-store.js';
