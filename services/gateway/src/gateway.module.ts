@@ -17,9 +17,10 @@ import type { GatewayMetrics } from './metrics.js';
 import { RpcGateway } from './rpc-gateway.js';
 import { SatellitesController } from './satellites.controller.js';
 import { telemetryControllers } from './telemetry/controllers.js';
+import { ZtrController } from './ztr.controller.js';
 import { GATEWAY_ENV, GATEWAY_METRICS, LOGGER, NATS_CLIENT } from './tokens.js';
 
-export const controllers: Type[] = [HealthController, GroupsController, SatellitesController, CommandsController, ...telemetryControllers];
+export const controllers: Type[] = [HealthController, GroupsController, SatellitesController, CommandsController, ...telemetryControllers, ZtrController];
 
 export interface GatewayModuleDeps {
   env: GatewayConfig;

@@ -28,6 +28,14 @@ export class SatellitesController {
     return this.rpc.call('registration', 'getSatellite', { name });
   }
 
+  /** a new one-time join token (earlier unused ones stop working) */
+  @Post(':name/token')
+  @HttpCode(201)
+  issueJoinToken(@Param('name', satelliteParam()) name: string) {
+    return this.rpc.call('ztr', 'issueJoinToken', { name });
+  }
+
+  /** revokes the satellite; deleting a revoked one removes it */
   @Delete(':name')
   @HttpCode(204)
   async delete(@Param('name', satelliteParam()) name: string): Promise<void> {
