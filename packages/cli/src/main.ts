@@ -5,6 +5,7 @@ import { CliError } from './errors.js';
 import { groupCommand } from './commands/group.js';
 import { satCommand } from './commands/sat.js';
 import { devCommand } from './commands/dev.js';
+import { edgeCommand } from './commands/edge.js';
 import { cmdCommand } from './commands/cmd.js';
 import { telemetryCommand } from './commands/telemetry.js';
 import { imagesCommand } from './commands/images.js';
@@ -21,6 +22,7 @@ const program = new Command('uplink')
 
 const flags = () => program.opts<TargetFlags>();
 devCommand(program);
+edgeCommand(program);
 groupCommand(program, flags);
 satCommand(program, flags);
 cmdCommand(program, flags);

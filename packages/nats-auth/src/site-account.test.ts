@@ -95,8 +95,8 @@ describe('site accounts (design B)', () => {
     const js = jetstream(app);
     // state and commands published in the application account reach the leaf
     const got: string[] = [];
-    const sub1 = s.nc.subscribe(subjects.state('edge-01'), { callback: (_e, m) => got.push(m.subject) });
-    const sub2 = s.nc.subscribe(subjects.cmd('edge-01'), { callback: (_e, m) => got.push(m.subject) });
+    const sub1 = s.nc.subscribe(subjects.state('edge-01'), { callback: (_e, m) => void got.push(m.subject) });
+    const sub2 = s.nc.subscribe(subjects.cmd('edge-01'), { callback: (_e, m) => void got.push(m.subject) });
     await s.nc.flush();
     await waitFor(async () => {
       await js.publish(subjects.state('edge-01'), '{"revision":1}');
@@ -118,7 +118,7 @@ describe('site accounts (design B)', () => {
     expect(rack.stream).toBe('RESULTS');
 
     // command catch-up: a service in the application account
-    const responder = app.subscribe(pendingCommandsSubject('edge-01'), { callback: (_e, msg) => msg.respond('{"commands":[]}') });
+    const responder = app.subscribe(pendingCommandsSubject('edge-01'), { callback: (_e, msg) => void msg.respond('{"commands":[]}') });
     await app.flush();
     const r = await s.nc.request(pendingCommandsSubject('edge-01'), '{}', { timeout: 5_000 });
     expect(r.json()).toEqual({ commands: [] });
