@@ -5,6 +5,8 @@ export { runConsumer } from './consumer.js';
 export { createBatchPublisher } from './batch-publisher.js';
 export { deadLetter } from './dead-letter.js';
 export { JetStreamTransport } from './nest-transport.js';
+export { HybridTransport } from './hybrid-transport.js';
+export { nestLogger } from './nest-logger.js';
 export { BusError, BusErrorCode, InvalidMessageError, RetryableError, isInvalidMessage } from './errors.js';
 export { backoffDelay, sleep, retry } from './backoff.js';
 
@@ -13,5 +15,6 @@ export type { PublishOptions } from './publish.js';
 export type { BatchPublisher, Outgoing, PublishOutcome as BatchPublishOutcome } from './batch-publisher.js';
 export type { ConsumerRunner, ConsumerRunnerOptions, MessageContext, MessageHandler } from './consumer.js';
 export type { JetStreamTransportOptions } from './nest-transport.js';
+export type { TransportServer, TransportRoute } from './hybrid-transport.js';
 export type { BackoffOptions } from './backoff.js';
 export type { DeadLetterOptions } from './dead-letter.js';

@@ -1,3 +1,4 @@
+import { nestLogger } from '@uplink/bus';
 // Start registration in this process: migrations, the Nest microservice on NATS request/reply
 // (`uplink.rpc.registration.*`, queue group "registration"), and a Nest client to the state-publisher.
 import 'reflect-metadata';
@@ -11,7 +12,6 @@ import { rpcSubject, type RegistrationEnv, type RpcReply } from '@uplink/contrac
 import { createPool, migrate, type Pool } from '@uplink/db';
 import { createLogger, type Logger } from '@uplink/observability';
 import { RegistrationModule } from './app.module.js';
-import { PinoNestLogger } from './nest-logger.js';
 import { startOperators } from './operators/start.js';
 import type { Operators } from './operators/operators.js';
 import { Registration } from './registration.js';
@@ -80,7 +80,7 @@ export async function startRegistration(env: RegistrationConfig, opts: StartRegi
     const app = await NestFactory.createMicroservice<MicroserviceOptions>(RegistrationModule.with(registration, log, operators.operators), {
       transport: Transport.NATS,
       options: { ...natsOptions, queue: 'registration', name: 'registration' },
-      logger: new PinoNestLogger(log),
+      logger: nestLogger(log),
     });
     await app.listen();
     cleanups.push(() => app.close());

@@ -4,7 +4,6 @@ export { computeDesiredState, registryName, normalizeRegistryUrl, artifactKey } 
 export { planRevisions, desiredStateDocument, artifactStatuses } from './revisions.js';
 export { pinGroupArtifacts, tagsToResolve } from './group-artifacts.js';
 export { createTagResolver } from './tag-resolver.js';
-export { HybridTransport } from './hybrid-transport.js';
 
 export type { StartStatePublisherOptions, StatePublisherHandle, StatePublisherConfig } from './start.js';
 export type { GroupReply } from './state-publisher.js';
@@ -12,4 +11,3 @@ export type { GroupInput, PinnedArtifact, DesiredStateInput } from './desired-st
 export type { PlannedRevision, CurrentRevision, ArtifactStatus } from './revisions.js';
 export type { UnresolvedArtifact, PinResult } from './group-artifacts.js';
 export type { TagResolver, TagResolverOptions } from './tag-resolver.js';
-export type { TransportRoute, TransportServer } from './hybrid-transport.js';

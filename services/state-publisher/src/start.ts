@@ -9,13 +9,11 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import type { z } from 'zod';
 import { hubDurables, hubStreams, type StatePublisherEnv } from '@uplink/contracts';
-import { JetStreamTransport, connectNats, provisionStreams } from '@uplink/bus';
+import { JetStreamTransport, connectNats, provisionStreams, HybridTransport, nestLogger } from '@uplink/bus';
 import { createPool, migrate, type Pool } from '@uplink/db';
 import { createLogger, renderMetrics, type Logger, type Registry } from '@uplink/observability';
 import { StatePublisherModule } from './app.module.js';
-import { HybridTransport } from './hybrid-transport.js';
 import { createStatePublisherMetrics } from './metrics.js';
-import { PinoNestLogger } from './nest-logger.js';
 import { createStatePublication } from './publication.js';
 import { StatePublisher } from './state-publisher.js';
 import { createTagResolver, type TagResolver } from './tag-resolver.js';
@@ -88,7 +86,7 @@ export async function startStatePublisher(env: StatePublisherConfig, opts: Start
         { server: events, accepts: (pattern, isEvent) => isEvent && pattern in hubDurables },
         { server: rpc, accepts: () => true },
       ]),
-      logger: new PinoNestLogger(log),
+      logger: nestLogger(log),
     });
     await app.listen();
     cleanups.push(() => app.close());

@@ -1,5 +1,5 @@
 // One Nest microservice served by several transports: each handler goes to the first transport that
-// accepts its pattern (here: JetStream durables for @EventPattern, core NATS request/reply for the rest).
+// accepts its pattern (e.g. JetStream durables for @EventPattern, core NATS request/reply for the rest).
 import { Server, type CustomTransportStrategy, type MessageHandler } from '@nestjs/microservices';
 
 /** The part of a Nest transport server used here (any `Server`, whatever its status and event types). */
