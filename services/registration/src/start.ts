@@ -1,7 +1,7 @@
-import { nestLogger } from '@uplink/bus';
 // Start registration in this process: migrations, the Nest microservice on NATS request/reply
 // (`uplink.rpc.registration.*`, queue group "registration"), and a Nest client to the state-publisher.
 import 'reflect-metadata';
+import { nestLogger } from '@uplink/bus';
 import { readFileSync } from 'node:fs';
 import { NestFactory } from '@nestjs/core';
 import { ClientProxyFactory, Transport, type ClientProxy, type MicroserviceOptions } from '@nestjs/microservices';
