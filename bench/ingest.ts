@@ -1,0 +1,250 @@
+// pnpm bench ingest [--sites N] [--seconds S] [--publishers P] [--window W] [--backlog B]: heartbeats of
+// N simulated sites published into the hub's TELEMETRY by P publisher processes (each message with its
+// own Nats-Msg-Id and a PubAck awaited, as the forwarder does, at most W unacknowledged per publisher),
+// consumed by telemetry-ingest running as its own process. Two phases:
+//  1. live: publishers and ingest run at once for S seconds; heartbeats/s made durable in Postgres with
+//     the Redis status updated (the service resolves a message only after both), sustained over the
+//     middle of the run and end to end;
+//  2. backlog: ingest stopped, B heartbeats queued on the hub, ingest started again; how fast it drains
+//     them (the cloud side's catch-up after an outage, without publishers competing for the CPU).
+// Then every heartbeat is checked to be stored exactly once, and every site's Redis status to be its
+// newest heartbeat.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { headers as natsHeaders, connect } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { hubStreams, schemaHeader, SCHEMA_HEADER, subjects, type Heartbeat } from '@uplink/contracts';
+import { provisionStreams } from '@uplink/bus';
+import { createPgSchema, freePort, startHub, waitFor } from '@uplink/testkit';
+import { arg, cpuSeconds, repoRoot, startService, writeResult } from './support.js';
+
+const siteName = (i: number) => `site-${String(i).padStart(6, '0')}`;
+
+function heartbeat(satellite: string, seq: number): Heartbeat {
+  return {
+    satellite,
+    at: new Date().toISOString(),
+    seq,
+    bootId: 'bench',
+    intervalSeconds: 30,
+    uptimeSeconds: seq * 30,
+    cpuPercent: 7.5,
+    memory: { usedBytes: 512 * 1024 ** 2, totalBytes: 4 * 1024 ** 3 },
+    disk: { usedBytes: 3 * 1024 ** 3, freeBytes: 60 * 1024 ** 3 },
+    versions: { satellite: '0.1.0', nats: '2.9.10' },
+    applied: { revision: 3, digest: 'sha256:' + 'a'.repeat(64) },
+    inventory: { hash: 'sha256:' + 'b'.repeat(64) },
+    sync: { status: 'synced', ready: 4, total: 4, failed: 0, lastSyncAt: '2026-01-01T00:00:00.000Z' },
+    link: { connected: true, lastContactAt: new Date().toISOString() },
+    outbox: { messages: 0, bytes: 0, dropped: 0 },
+  };
+}
+
+/** A publisher process: sites [first, first+count) round-robin until the deadline. */
+async function publisher(): Promise<void> {
+  const url = process.env.BENCH_NATS_URL!;
+  const first = Number(process.env.BENCH_FIRST);
+  const count = Number(process.env.BENCH_COUNT);
+  const until = Number(process.env.BENCH_UNTIL ?? Infinity);
+  const total = Number(process.env.BENCH_TOTAL ?? Infinity);
+  const seqBase = Number(process.env.BENCH_SEQ_BASE ?? 0);
+  const window = Number(process.env.BENCH_WINDOW);
+  const nc = await connect({ servers: url });
+  const js = jetstream(nc);
+  const enc = new TextEncoder();
+  const schema = schemaHeader('heartbeat');
+  let published = 0;
+  let failed = 0;
+  let inflight = 0;
+  let wake: (() => void) | undefined;
+  const seqs = new Array<number>(count).fill(seqBase);
+  let sent = 0;
+  const more = () => sent < total && Date.now() < until;
+  while (more()) {
+    for (let i = 0; i < count && more(); i++, sent++) {
+      while (inflight >= window) await new Promise<void>((r) => (wake = r));
+      const sat = siteName(first + i);
+      const seq = ++seqs[i]!;
+      const h = natsHeaders();
+      h.set(SCHEMA_HEADER, schema);
+      inflight++;
+      js.publish(subjects.telemetry(sat, 'heartbeat'), enc.encode(JSON.stringify(heartbeat(sat, seq))), { msgID: `${sat}:hb:${seq}`, headers: h, timeout: 30_000 })
+        .then(() => void published++, () => void failed++)
+        .finally(() => {
+          inflight--;
+          const w = wake;
+          wake = undefined;
+          w?.();
+        });
+    }
+  }
+  while (inflight > 0) await new Promise<void>((r) => (wake = r));
+  await nc.close();
+  process.stdout.write(
+    JSON.stringify({ published, failed, lastSeq: Object.fromEntries(seqs.flatMap((s, i) => (s > seqBase ? [[siteName(first + i), s]] : []))) }) + '\n',
+  );
+}
+
+function runPublisher(env: Record<string, string>): Promise<{ published: number; failed: number; lastSeq: Record<string, number>; pid: number }> {
+  const tsx = createRequire(import.meta.url).resolve('tsx');
+  const child: ChildProcess = spawn(process.execPath, ['--conditions=uplink-source', '--import', tsx, fileURLToPath(import.meta.url)], {
+    env: { ...process.env, BENCH_ROLE: 'publisher', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+    cwd: repoRoot,
+  });
+  let out = '';
+  child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+  return new Promise((resolve, reject) =>
+    child.once('exit', (code) => {
+      if (code !== 0) return reject(new Error(`publisher exited with ${code}`));
+      resolve({ ...(JSON.parse(out.trim().split('\n').at(-1)!) as { published: number; failed: number; lastSeq: Record<string, number> }), pid: child.pid! });
+    }),
+  );
+}
+
+async function storedTotal(metricsUrl: string): Promise<number> {
+  const text = await (await fetch(`${metricsUrl}/metrics`)).text();
+  return text.split('\n').filter((l) => l.startsWith('uplink_telemetry_stored_total')).reduce((s, l) => s + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+}
+
+const round1 = (n: number) => Number(n.toFixed(1));
+const INGEST_NODE_OPTIONS = '--max-semi-space-size=32';
+
+async function main() {
+  const SITES = Number(arg('sites', '10000'));
+  const SECONDS = Number(arg('seconds', '30'));
+  const PUBLISHERS = Number(arg('publishers', '2'));
+  const WINDOW = Number(arg('window', '2000'));
+  const BACKLOG = Number(arg('backlog', '200000'));
+
+  await using hub = await startHub();
+  await using schema = await createPgSchema('bench');
+  const prefix = `bench${randomBytes(4).toString('hex')}:`;
+  const metricsPort = await freePort();
+  const metricsUrl = `http://127.0.0.1:${metricsPort}`;
+  const nc = await connect({ servers: hub.url });
+  await provisionStreams(await jetstreamManager(nc), hubStreams);
+  const startIngest = async () => {
+    const proc = startService('services/telemetry-ingest/src/main.ts', {
+      NATS_URL: hub.url,
+      DATABASE_URL: schema.url,
+      REDIS_KEY_PREFIX: prefix,
+      METRICS_PORT: String(metricsPort),
+      LOG_LEVEL: 'warn',
+      // a larger young generation: ingest allocates per message and GC is a good part of its CPU
+      NODE_OPTIONS: INGEST_NODE_OPTIONS,
+    });
+    await waitFor(async () => (await fetch(`${metricsUrl}/healthz`)).ok, { timeoutMs: 60_000, what: 'telemetry-ingest up' });
+    return proc;
+  };
+  const publishers = (env: Record<string, string>) => {
+    const per = Math.ceil(SITES / PUBLISHERS);
+    return Array.from({ length: PUBLISHERS }, (_, p) =>
+      runPublisher({
+        BENCH_NATS_URL: hub.url,
+        BENCH_FIRST: String(p * per),
+        BENCH_COUNT: String(Math.min(per, SITES - p * per)),
+        BENCH_WINDOW: String(WINDOW),
+        ...env,
+      }),
+    );
+  };
+  let ingest = await startIngest();
+  const redis = new Redis();
+  const db = new pg.Pool({ connectionString: schema.url, max: 2 });
+  try {
+    // 1. live: publishers and ingest at once
+    const t0 = performance.now();
+    const start = Date.now();
+    const cpu0 = { hub: cpuSeconds(hub.proc.pid), ingest: cpuSeconds(ingest.pid!) };
+    const samples: { t: number; stored: number }[] = [];
+    let publishing = true;
+    const live = Promise.all(publishers({ BENCH_UNTIL: String(start + SECONDS * 1000) })).finally(() => (publishing = false));
+    while (publishing) {
+      samples.push({ t: (performance.now() - t0) / 1000, stored: await storedTotal(metricsUrl) });
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+    const livePubs = await live;
+    const publishSeconds = (performance.now() - t0) / 1000;
+    const livePublished = livePubs.reduce((s, p) => s + p.published, 0);
+    await waitFor(async () => (await storedTotal(metricsUrl)) >= livePublished, { timeoutMs: 600_000, intervalMs: 100, what: `${livePublished} heartbeats stored` });
+    const liveSeconds = (performance.now() - t0) / 1000;
+    const liveCpu = { hub: cpuSeconds(hub.proc.pid) - cpu0.hub, ingest: cpuSeconds(ingest.pid!) - cpu0.ingest };
+    const mid = samples.filter((x) => x.t >= publishSeconds * 0.2 && x.t <= publishSeconds * 0.8);
+    const sustained = mid.length >= 2 ? (mid.at(-1)!.stored - mid[0]!.stored) / (mid.at(-1)!.t - mid[0]!.t) : NaN;
+
+    // 2. backlog: queued while ingest is down, drained when it is back
+    ingest.kill('SIGTERM');
+    await ingest.stopped;
+    const backlogPubs = await Promise.all(publishers({ BENCH_TOTAL: String(Math.ceil(BACKLOG / PUBLISHERS)), BENCH_SEQ_BASE: '1000000' }));
+    const backlog = backlogPubs.reduce((s, p) => s + p.published, 0);
+    ingest = await startIngest();
+    const d0 = performance.now();
+    const dcpu0 = cpuSeconds(ingest.pid!);
+    await waitFor(async () => (await storedTotal(metricsUrl)) >= backlog, { timeoutMs: 600_000, intervalMs: 100, what: `backlog of ${backlog} stored` });
+    const drainSeconds = (performance.now() - d0) / 1000;
+    const drainCpu = cpuSeconds(ingest.pid!) - dcpu0;
+
+    // exactly once in Postgres, newest heartbeat of every site in Redis
+    const published = livePublished + backlog;
+    const failed = [...livePubs, ...backlogPubs].reduce((s, p) => s + p.failed, 0);
+    const rows = Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM telemetry')).rows[0]!.n);
+    const distinct = Number((await db.query<{ n: string }>('SELECT count(DISTINCT (satellite, msg_id)) AS n FROM telemetry')).rows[0]!.n);
+    const lastSeq: Record<string, number> = {};
+    for (const p of [...livePubs, ...backlogPubs]) for (const [n, seq] of Object.entries(p.lastSeq)) lastSeq[n] = Math.max(lastSeq[n] ?? 0, seq);
+    const names = Object.keys(lastSeq);
+    let redisCurrent = 0;
+    for (let i = 0; i < names.length; i += 1000) {
+      const chunk = names.slice(i, i + 1000);
+      const p = redis.pipeline();
+      for (const n of chunk) p.hget(`${prefix}status:${n}`, 'heartbeat');
+      const res = (await p.exec()) ?? [];
+      res.forEach(([, v], j) => {
+        if (typeof v === 'string' && (JSON.parse(v) as Heartbeat).seq === lastSeq[chunk[j]!]) redisCurrent++;
+      });
+    }
+
+    const exact = rows === distinct && distinct === published && failed === 0;
+    await writeResult('ingest', {
+      sites: SITES,
+      publishers: PUBLISHERS,
+      unit: 'heartbeats/s',
+      live_sustained_per_s: Math.round(sustained),
+      live_end_to_end_per_s: Math.round(livePublished / liveSeconds),
+      live_publish_per_s: Math.round(livePublished / publishSeconds),
+      live_published: livePublished,
+      live_ingest_cpu_s: round1(liveCpu.ingest),
+      live_hub_cpu_s: round1(liveCpu.hub),
+      backlog_drain_per_s: Math.round(backlog / drainSeconds),
+      backlog,
+      backlog_ingest_cpu_us_per_heartbeat: Math.round((drainCpu * 1e6) / backlog),
+      rows,
+      duplicates: rows - distinct,
+      lost: published - distinct,
+      publish_failed: failed,
+      redis_current_sites: redisCurrent,
+      redis_expected_sites: names.length,
+      ingest_node_options: INGEST_NODE_OPTIONS,
+      load_average_1m: round1(loadavg()[0]!),
+      target_per_s: 20_000,
+      met: sustained >= 20_000 && exact && redisCurrent === names.length,
+      note: 'one 2-core machine runs the publishers, nats-server, telemetry-ingest, Postgres and Redis; stored = committed to Postgres with the Redis status updated',
+    });
+  } finally {
+    ingest.kill('SIGTERM');
+    await ingest.stopped;
+    await db.end();
+    const keys = await redis.keys(`${prefix}*`);
+    for (let i = 0; i < keys.length; i += 1000) await redis.del(...keys.slice(i, i + 1000));
+    redis.disconnect();
+    await nc.close();
+  }
+}
+
+if (process.env.BENCH_ROLE === 'publisher') await publisher();
+else await main();
