@@ -1,8 +1,9 @@
-// `uplink dev`: the whole system on one machine: hub nats-server, Postgres, Redis, every cloud
-// service, an upstream registry with a demo image, and N edge sites (leaf nats-server + edge agent).
-// Everything it starts is a child process stopped by PID on Ctrl-C.
+// `uplink dev`: the whole system on one machine: hub nats-server (operator mode: decentralized JWT
+// auth with a full resolver), Postgres, Redis, every cloud service, an upstream registry with a demo
+// image, and N edge sites, each an `uplink edge` process that joins through zero-touch registration
+// exactly as a real site does. Everything it starts is a child process stopped by PID on Ctrl-C.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile, rename } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -10,11 +11,13 @@ import net from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { startHub, startLeaf, freePort, waitFor, startUpstreamRegistry, pushTestImage, type NatsServer } from '@uplink/testkit';
+import { startHub, freePort, waitFor, startUpstreamRegistry, pushTestImage } from '@uplink/testkit';
 import { ensureDatabase } from '@uplink/db';
 import { CliError } from '../errors.js';
 import { DEFAULT_DEV_DIR } from '../api.js';
 import { startPostgres, startRedis } from '../local-servers.js';
+import { loadDevNats, registrationZtrEnv } from '../dev-nats.js';
+import { defaultRuntimeDir } from '../edge/edge.js';
 import { createCommandSigningKey } from '@uplink/command';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
@@ -97,9 +100,9 @@ async function runDev(o: DevOptions): Promise<void> {
     for (const c of children) if (c.proc.exitCode === null) c.proc.kill('SIGKILL');
   });
 
-  const spawnService = (name: string, entry: string, env: Record<string, string>) => {
+  const spawnService = (name: string, entry: string, env: Record<string, string>, args: string[] = []) => {
     const log = createWriteStream(join(data, 'logs', `${name}.log`), { flags: 'a' });
-    const proc = spawn(process.execPath, ['--conditions=uplink-source', '--import', tsx, join(repoRoot, entry)], {
+    const proc = spawn(process.execPath, ['--conditions=uplink-source', '--import', tsx, join(repoRoot, entry), ...args], {
       env: { ...process.env, LOG_LEVEL: o.logLevel, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -113,8 +116,14 @@ async function runDev(o: DevOptions): Promise<void> {
   };
 
   try {
-    // hub
+    // hub, in operator mode: the operator and its system and application accounts come from the data dir
+    const nats = await loadDevNats(join(data, 'nats'));
     const hub = await startHub({
+      operator: {
+        jwt: nats.setup.operator.jwt,
+        systemAccount: nats.setup.system.publicKey,
+        preload: { [nats.setup.system.publicKey]: nats.setup.system.jwt, [nats.setup.app.publicKey]: nats.setup.app.jwt },
+      },
       dir: join(data, 'hub'),
       port: await pickPort(4222, taken),
       leafPort: await pickPort(7422, taken),
@@ -148,13 +157,16 @@ async function runDev(o: DevOptions): Promise<void> {
     const tokenFile = join(data, 'admin-token');
     const adminToken = existsSync(tokenFile) ? (await readFile(tokenFile, 'utf8')).trim() : randomBytes(24).toString('hex');
     await writeFile(tokenFile, adminToken + '\n', { mode: 0o600 });
-    const common = { NATS_URL: hub.url, DATABASE_URL: pgUrl, REDIS_URL: redisUrl };
+    const common = { NATS_URL: hub.url, NATS_CREDS: nats.servicesCreds, DATABASE_URL: pgUrl, REDIS_URL: redisUrl };
     const keyFile = join(data, 'command-signing-key.json');
     const signing = existsSync(keyFile)
       ? (JSON.parse(await readFile(keyFile, 'utf8')) as { seed: string; publicKey: string })
       : createCommandSigningKey();
     await writeFile(keyFile, JSON.stringify(signing) + '\n', { mode: 0o600 });
-    spawnService('registration', 'services/registration/src/main.ts', common);
+    spawnService('registration', 'services/registration/src/main.ts', {
+      ...common,
+      ...registrationZtrEnv(nats, { hubLeafUrl: hub.leafUrl, commandSigningKey: signing.publicKey }),
+    });
     spawnService('state-publisher', 'services/state-publisher/src/main.ts', common);
     spawnService('telemetry-ingest', 'services/telemetry-ingest/src/main.ts', common);
     spawnService('command', 'services/command/src/main.ts', { ...common, COMMAND_SIGNING_SEED: signing.seed });
@@ -163,62 +175,53 @@ async function runDev(o: DevOptions): Promise<void> {
     const gateway = `http://127.0.0.1:${httpPort}`;
     await waitFor(async () => (await fetch(`${gateway}/readyz`)).ok, { timeoutMs: 90_000, what: `gateway ${gateway}/readyz (logs in ${join(data, 'logs')})` });
 
-    // edge sites
+    // edge sites: create the satellite, take its join token, run `uplink edge` with it
+    const api = (method: string, path: string, body?: unknown) =>
+      fetch(`${gateway}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${adminToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
     const siteInfo: { name: string; registry: string; status: string; leaf: string; runtimeRoot: string; logs: string }[] = [];
     for (let i = 1; i <= sites; i++) {
       const name = `edge-${String(i).padStart(2, '0')}`;
       const dir = join(data, 'sites', name);
       const runtimeRoot = join(dir, 'root');
       await mkdir(runtimeRoot, { recursive: true });
-      const leaf: NatsServer = await startLeaf({
-        name,
-        hubLeafUrl: hub.leafUrl,
-        dir: join(dir, 'leaf'),
-        port: await pickPort(4300 + i, taken),
-        monitorPort: await pickPort(8300 + i, taken),
-      });
-      stops.push(() => leaf.stop());
+      const leafPort = await pickPort(4300 + i, taken);
+      const leafMonitorPort = await pickPort(8300 + i, taken);
       const registryPort = await pickPort(5050 + 100 * (i - 1), taken);
       const statusPort = await pickPort(5051 + 100 * (i - 1), taken);
       const forwarderPort = await pickPort(5052 + 100 * (i - 1), taken);
-      const res = await fetch(`${gateway}/v1/satellites`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ name, labels: { site: name } }),
-      });
-      if (!res.ok && res.status !== 409) throw new CliError(`registering ${name} failed: HTTP ${res.status} ${await res.text()}`);
-      spawnService(name, 'services/satellite/src/main.ts', {
-        SATELLITE_NAME: name,
-        NATS_URL: leaf.url,
-        LEAF_MONITOR_URL: leaf.monitorUrl,
-        HUB_DOMAIN: 'hub',
-        DATA_DIR: join(dir, 'data'),
-        STATUS_PORT: String(statusPort),
-        REGISTRY_PORT: String(registryPort),
-        RUNTIME_ROOT: runtimeRoot,
-        ...(o.mirrors ? { MIRRORS: o.mirrors } : {}),
-        FORWARDER_STATUS_URL: `http://127.0.0.1:${forwarderPort}`,
-      });
-      spawnService(`${name}-forwarder`, 'services/forwarder/src/main.ts', {
-        SATELLITE_NAME: name,
-        NATS_URL: leaf.url,
-        LEAF_MONITOR_URL: leaf.monitorUrl,
-        HUB_DOMAIN: 'hub',
-        STATUS_PORT: String(forwarderPort),
-      });
-      spawnService(`${name}-executor`, 'services/executor/src/main.ts', {
-        SATELLITE_NAME: name,
-        NATS_URL: leaf.url,
-        LEAF_MONITOR_URL: leaf.monitorUrl,
-        COMMAND_SIGNING_KEY: signing.publicKey,
-        DATA_DIR: join(dir, 'executor'),
-        SATELLITE_STATUS_URL: `http://127.0.0.1:${statusPort}`,
-      });
+      // a site registered by an earlier run keeps its encrypted credentials; a new one needs a token
+      let token: string | undefined;
+      if (!existsSync(join(dir, 'credentials.enc'))) {
+        let res = await api('POST', '/v1/satellites', { name, labels: { site: name } });
+        if (res.status === 409) res = await api('POST', `/v1/satellites/${name}/token`);
+        if (!res.ok) throw new CliError(`creating ${name} failed: HTTP ${res.status} ${await res.text()}`);
+        token = ((await res.json()) as { joinToken: string }).joinToken;
+      }
+      spawnService(name, 'packages/cli/src/main.ts', {}, [
+        '--data', dir,
+        'edge',
+        '--ground-control', gateway,
+        ...(token ? ['--token', token] : []),
+        // decrypted site creds on a tmpfs, apart from other dev data dirs
+        '--runtime-dir', join(defaultRuntimeDir(), `dev-${createHash('sha256').update(data).digest('hex').slice(0, 8)}`),
+        '--leaf-port', String(leafPort),
+        '--leaf-monitor-port', String(leafMonitorPort),
+        '--registry-port', String(registryPort),
+        '--status-port', String(statusPort),
+        '--forwarder-port', String(forwarderPort),
+        '--runtime-root', runtimeRoot,
+        '--log-level', o.logLevel,
+        ...(o.mirrors ? ['--mirrors', o.mirrors] : []),
+      ]);
       siteInfo.push({
         name,
         registry: `127.0.0.1:${registryPort}`,
         status: `http://127.0.0.1:${statusPort}`,
-        leaf: leaf.url,
+        leaf: `nats://127.0.0.1:${leafPort}`,
         runtimeRoot,
         logs: join(data, 'logs', `${name}.log`),
       });

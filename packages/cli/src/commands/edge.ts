@@ -43,12 +43,15 @@ export function edgeCommand(program: Command): void {
     .option('--log-level <level>', 'log level', 'info')
     // --data (the program's global option) is the site's data directory, default /var/lib/uplink
     .action(async (o: Omit<EdgeFlags, 'data'>) => {
-      const data = program.opts<{ data?: string }>().data ?? '/var/lib/uplink';
+      const global = program.opts<{ data?: string; token?: string }>();
+      const data = global.data ?? '/var/lib/uplink';
+      // --token is also the program's global option (an API token elsewhere): here it is the join token
+      const token = o.token ?? global.token;
       const log = createLogger({ service: 'edge', level: o.logLevel as 'info' });
       const edge = await startEdge({
         logger: log,
         dataDir: data,
-        ...(o.token ? { token: o.token } : {}),
+        ...(token ? { token } : {}),
         ...(o.groundControl ? { groundControl: o.groundControl } : {}),
         ...(o.runtimeDir ? { runtimeDir: o.runtimeDir } : {}),
         ports: {

@@ -4,7 +4,7 @@
 // thirds of their lifetime. The hub drops the leaf when the old JWT expires; the leaf then reconnects
 // within a second with the renewed file (re-read at every reconnect).
 import { hostname } from 'node:os';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ExecutorEnv, ForwarderEnv, SatelliteEnv, loadEnv } from '@uplink/contracts';
 import { backoffDelay, sleep } from '@uplink/bus';
@@ -72,6 +72,21 @@ export interface EdgeHandle extends AsyncDisposable {
   close(): Promise<void>;
 }
 
+/** Whether `dir` is on a memory filesystem (tmpfs, ramfs), from /proc/self/mounts; false when unknown. */
+async function onTmpfs(dir: string): Promise<boolean> {
+  try {
+    const mounts = (await readFile('/proc/self/mounts', 'utf8'))
+      .split('\n')
+      .map((l) => l.split(' '))
+      .filter((f) => f.length > 2)
+      .map((f) => ({ at: f[1]!.replace(/\\040/g, ' '), type: f[2]! }));
+    const best = mounts.filter((m) => dir === m.at || dir.startsWith(m.at.endsWith('/') ? m.at : `${m.at}/`)).sort((a, b) => b.at.length - a.at.length)[0];
+    return best?.type === 'tmpfs' || best?.type === 'ramfs';
+  } catch {
+    return false;
+  }
+}
+
 export function defaultRuntimeDir(): string {
   if (process.env.XDG_RUNTIME_DIR) return join(process.env.XDG_RUNTIME_DIR, 'uplink');
   if (process.getuid?.() === 0) return '/run/uplink';
@@ -119,6 +134,7 @@ export async function startEdge(opts: EdgeOptions): Promise<EdgeHandle> {
     if (c.caBundle) await writeFile(join(runtimeDir, 'hub-ca.pem'), c.caBundle, { mode: 0o600 });
   };
   await writeRuntime(current);
+  if (!(await onTmpfs(runtimeDir))) slog.warn({ runtimeDir }, 'the runtime dir is not on a tmpfs: decrypted leaf credentials may reach persistent storage (set --runtime-dir)');
 
   const ports = opts.ports ?? {};
   const leafOpts = {
