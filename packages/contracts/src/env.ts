@@ -96,6 +96,10 @@ export const SatelliteEnv = CommonEnv.extend({
     .optional()
     .describe('runtimes whose mirror config the satellite writes, beside the desired state\'s config.mirrors: `containerd:docker.io,ghcr.io;k3s` (no registries = every registry of the desired state)'),
   DIRECT_DELIVERY_DIR: z.string().optional().describe('where image tarballs go when the desired state asks for direct delivery; default RUNTIME_ROOT/var/lib/rancher/k3s/agent/images'),
+  FORWARDER_STATUS_URL: z
+    .string()
+    .optional()
+    .describe('status API of the site forwarder when it runs in another process; heartbeats report the OUTBOX depth and drop count it counts (unset = depth read from the OUTBOX streams, drops 0)'),
   PULL_THROUGH_ALLOW: z.string().default('').describe('comma-separated `<registry host>/<repository>` patterns (`*` one path segment, `**` any) pulled through from upstream on a miss; empty = off'),
   PULL_THROUGH_QUOTA_BYTES: z.coerce.number().int().min(0).default(0).describe('store size above which pull-through cached content is evicted, least recently used first (0 = no limit); desired content is never evicted'),
   DRIFT_CHECK_INTERVAL_S: z.coerce.number().min(0).default(300).describe('how often the content store is checked against the applied state and missing content repaired (0 = only on demand)'),

@@ -23,7 +23,7 @@ export {
   ErrorBody,
 } from './rest.js';
 export { subjects, satelliteOf, outboxTarget } from './subjects.js';
-export { TelemetryKind, InventoryImage, Heartbeat, SyncEvent } from './telemetry.js';
+export { TelemetryKind, InventoryImage, Heartbeat, HeartbeatRuntime, SyncEvent } from './telemetry.js';
 export {
   SatelliteStatus,
   SatelliteStatusView,

@@ -2,12 +2,28 @@
 // (`uplink.outbox.<sat>.<kind>`); the forwarder ships each to the hub under the same kind
 // (`uplink.telemetry.<sat>.<kind>`, or `uplink.result.<sat>` for command results).
 import { z } from 'zod';
+import { SatelliteConfig } from './desired-state.js';
 import { Digest, Repository, SatelliteName } from './names.js';
 
 export const TelemetryKind = z.enum(['heartbeat', 'sync', 'applied']);
 export type TelemetryKind = z.infer<typeof TelemetryKind>;
 
 export const InventoryImage = z.strictObject({ repository: Repository, tag: z.string().optional(), digest: Digest, sizeBytes: z.number().int().min(0) });
+
+/** Runtime integration of a site: mirror config and direct delivery (optional in heartbeats: older sites do not send it). */
+export const HeartbeatRuntime = z.strictObject({
+  /** when the config was last applied */
+  at: z.iso.datetime(),
+  /** runtimes whose mirror config points at the satellite */
+  runtimes: z.array(SatelliteConfig.shape.mirrors.unwrap().element),
+  /** image tarballs in the direct-delivery directory */
+  delivered: z.number().int().min(0),
+  /** errors of the last apply (0 = healthy) */
+  errors: z.number().int().min(0),
+  /** the most recent error since the satellite started */
+  lastError: z.strictObject({ code: z.string().max(64), message: z.string().max(1_000), at: z.iso.datetime() }).nullable(),
+});
+export type HeartbeatRuntime = z.infer<typeof HeartbeatRuntime>;
 
 export const Heartbeat = z.strictObject({
   satellite: SatelliteName,
@@ -33,6 +49,7 @@ export const Heartbeat = z.strictObject({
   }),
   link: z.strictObject({ connected: z.boolean(), lastContactAt: z.iso.datetime().nullable() }),
   outbox: z.strictObject({ messages: z.number().int().min(0), bytes: z.number().int().min(0), dropped: z.number().int().min(0) }),
+  runtime: HeartbeatRuntime.optional(),
 });
 export type Heartbeat = z.infer<typeof Heartbeat>;
 

@@ -21,6 +21,8 @@ export interface HeartbeatParts {
   inventory: InventoryEntry[];
   sync: Heartbeat['sync'];
   link: Heartbeat['link'];
+  /** runtime mirror config and direct delivery; left out before the first apply */
+  runtime?: Heartbeat['runtime'];
 }
 
 export interface HeartbeatOptions {
@@ -176,6 +178,7 @@ export function startHeartbeat(opts: HeartbeatOptions): HeartbeatHandle {
       sync: p?.sync ?? { status: 'idle', ready: 0, total: 0, failed: 0, lastSyncAt: null },
       link: p?.link ?? { connected: false, lastContactAt: null },
       outbox: { messages: ob?.messages ?? 0, bytes: ob?.bytes ?? 0, dropped },
+      ...(p?.runtime ? { runtime: p.runtime } : {}),
     };
   }
 

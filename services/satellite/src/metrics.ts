@@ -28,6 +28,17 @@ export interface SatelliteMetrics {
   repairs: Counter;
   gcFreedBytes: Counter;
   storeBytes: Gauge;
+  /** runtime config applies (mirror files, direct delivery), by outcome (ok | error) */
+  runtimeApplies: Counter<'outcome'>;
+  /** errors of runtime config applies, by code */
+  runtimeErrors: Counter<'code'>;
+  runtimeLastApply: Gauge;
+  /** 1 per runtime whose mirror config points at the satellite */
+  runtimeConfigured: Gauge<'runtime'>;
+  /** image tarballs in the direct-delivery directory */
+  deliveryImages: Gauge;
+  deliveryWritten: Counter;
+  deliveryRemoved: Counter;
 }
 
 export function createSatelliteMetrics(): SatelliteMetrics {
@@ -58,5 +69,12 @@ export function createSatelliteMetrics(): SatelliteMetrics {
     repairs: new Counter({ name: 'uplink_satellite_repairs_total', help: 'blobs or manifests found missing or damaged in the store and fetched again', registers: r }),
     gcFreedBytes: new Counter({ name: 'uplink_satellite_gc_freed_bytes_total', help: 'bytes freed by content store GC', registers: r }),
     storeBytes: new Gauge({ name: 'uplink_satellite_store_bytes', help: 'bytes of blobs in the content store (after the last GC)', registers: r }),
+    runtimeApplies: new Counter({ name: 'uplink_satellite_runtime_config_applies_total', help: 'runtime config applies (mirror files, direct delivery), by outcome', labelNames: ['outcome'], registers: r }),
+    runtimeErrors: new Counter({ name: 'uplink_satellite_runtime_config_errors_total', help: 'errors of runtime config applies, by code', labelNames: ['code'], registers: r }),
+    runtimeLastApply: new Gauge({ name: 'uplink_satellite_runtime_config_last_apply_timestamp_seconds', help: 'when runtime config was last applied (unix seconds, 0 = never)', registers: r }),
+    runtimeConfigured: new Gauge({ name: 'uplink_satellite_runtime_configured', help: '1 for each runtime whose mirror config points at the satellite', labelNames: ['runtime'], registers: r }),
+    deliveryImages: new Gauge({ name: 'uplink_satellite_direct_delivery_images', help: 'image tarballs in the direct-delivery directory', registers: r }),
+    deliveryWritten: new Counter({ name: 'uplink_satellite_direct_delivery_written_total', help: 'direct-delivery tarballs written', registers: r }),
+    deliveryRemoved: new Counter({ name: 'uplink_satellite_direct_delivery_removed_total', help: 'direct-delivery tarballs removed as no longer desired', registers: r }),
   };
 }

@@ -5,6 +5,11 @@
 // the others back. Passes also run on a timer (drift repair), after a full re-hash (verify), and on
 // demand; pruning untags what is no longer desired and GC deletes it after a grace period.
 //
+// Sync windows (`config.syncWindows`): outside them nothing new is fetched from upstream. Artifacts
+// complete on disk are still found ready and served, content the site had before (a repair) is
+// fetched at any time, and an explicit sync (`syncNow`, the sync-now command) ignores the windows.
+// What waits is fetched by a pass when the next window opens.
+//
 // A desired state counts as applied once every artifact of it has been attempted: artifacts still
 // failing then are `failed` in the per-artifact status (and keep being retried), so a broken image
 // upstream never stalls the desired-state consumer.
@@ -36,8 +41,9 @@ import { SatelliteError, SatelliteErrorCode } from './errors.js';
 import type { SatelliteMetrics } from './metrics.js';
 import type { SyncEventSink } from './sync-events.js';
 import { nextRetryDue, planPrune, summarize, syncTargets, type ArtifactStatus, type PrunePlan, type SyncSummary, type SyncTarget } from './sync-plan.js';
+import { syncWindowState } from './sync-window.js';
 
-export type SyncReason = 'state' | 'resume' | 'manual' | 'drift' | 'retry' | 'verify';
+export type SyncReason = 'state' | 'resume' | 'manual' | 'drift' | 'retry' | 'verify' | 'window';
 
 export interface SyncResult {
   reason: SyncReason;
@@ -51,7 +57,24 @@ export interface SyncResult {
   failed: number;
   /** artifacts that needed fetching (missing, damaged or failing before) */
   fetched: number;
+  /** artifacts whose content waits for the next sync window */
+  waiting: number;
   artifacts: ArtifactStatus[];
+}
+
+export interface SyncWindowStatus {
+  /** the state's windows, as written; empty = fetching is allowed at any time */
+  windows: string[];
+  /** fetching new content is allowed now */
+  open: boolean;
+  /** artifacts whose content waits for the next window */
+  waiting: number;
+  /** when the next window opens (while closed) */
+  nextWindowAt?: string;
+  /** when the current window closes (while open) */
+  closesAt?: string;
+  /** windows that could not be read, ignored */
+  invalid?: string[];
 }
 
 export interface PruneResult extends PrunePlan {
@@ -108,6 +131,10 @@ export interface ReplicatorOptions {
   onChange?: () => void;
   /** content a prune must leave alone although no desired artifact names it (pull-through's cache) */
   spare?: () => Array<{ repository: string; digest: string; tags: string[] }>;
+  /** the time sync windows are judged by (ms since epoch) @default Date.now */
+  clock?: () => number;
+  /** while content waits for a window, the clock is looked at again this often (it may be set late, e.g. by NTP after boot) @default 60_000 */
+  windowRecheckMs?: number;
 }
 
 export interface Replicator {
@@ -130,6 +157,8 @@ export interface Replicator {
   /** per desired artifact, in desired-state order */
   artifacts(): ArtifactStatus[];
   summary(): ReplicatorSummary;
+  /** the sync windows of the current state, now */
+  syncWindow(): SyncWindowStatus;
   /** the state kept in sync, if any */
   readonly current: DesiredState | null;
   /** the client of an upstream registry (shared bandwidth budget, credentials from `credentialsFor`) */
@@ -158,6 +187,12 @@ export function createReplicator(opts: ReplicatorOptions): Replicator {
   let lastSyncAt: string | null = null;
   let bytesTotal = 0;
   let retryTimer: NodeJS.Timeout | undefined;
+  let windowTimer: NodeJS.Timeout | undefined;
+  /** keys of artifacts whose content waits for a sync window */
+  const waiting = new Set<string>();
+  const clock = opts.clock ?? Date.now;
+  const windowRecheckMs = opts.windowRecheckMs ?? 60_000;
+  const windowNow = () => syncWindowState(current?.config.syncWindows ?? [], clock());
   let chain: Promise<unknown> = Promise.resolve();
   const background = new Set<Promise<unknown>>();
 
@@ -186,6 +221,7 @@ export function createReplicator(opts: ReplicatorOptions): Replicator {
       next.set(t.key, prev ? { ...prev, tags: t.tags } : { repository: t.repository, digest: t.digest, tags: t.tags, status: 'pending', attempts: 0 });
     }
     statuses = next;
+    for (const k of waiting) if (!next.has(k)) waiting.delete(k);
     changed();
   }
 
@@ -314,6 +350,9 @@ export function createReplicator(opts: ReplicatorOptions): Replicator {
     };
     // a new state or an explicit request is always announced; timers only when they find work
     if (reason === 'state' || reason === 'manual') announce();
+    // an explicit sync ignores the windows
+    const gate: { open: boolean; nextOpenAt?: number } = reason === 'manual' ? { open: true } : windowNow();
+    let held = 0;
 
     const entries = await store.listManifests();
     const now = Date.now();
@@ -335,6 +374,7 @@ export function createReplicator(opts: ReplicatorOptions): Replicator {
         const local = await checkLocal(t);
         if (local.complete && local.root) {
           await ensureRefs(t, local.root, entries);
+          waiting.delete(t.key);
           update(t.key, { status: 'ready', attempts: 0, readyAt: new Date().toISOString() });
           // complete on disk: worth an event for a new state or a request, or when it was failing
           // (not for each artifact found intact at every start)
@@ -344,6 +384,16 @@ export function createReplicator(opts: ReplicatorOptions): Replicator {
           }
           return;
         }
+        // outside the sync windows only content the site had before (a repair) is fetched
+        if (!gate.open && before?.readyAt === undefined && gate.nextOpenAt !== undefined) {
+          for (const d of local.damaged) await store.deleteBlob(d);
+          held++;
+          waiting.add(t.key);
+          // a failing artifact keeps its error; its next attempt is when the window opens
+          if (before?.status === 'failed') update(t.key, { nextRetryAt: new Date(Date.now() + Math.max(0, gate.nextOpenAt - clock())).toISOString() });
+          return;
+        }
+        waiting.delete(t.key);
         announce();
         fetched++;
         if (wasReady || local.damaged.length > 0) {
@@ -404,8 +454,42 @@ export function createReplicator(opts: ReplicatorOptions): Replicator {
     } else if (fetched === 0 && todo.length > 0 && lastSyncAt === null) {
       lastSyncAt = new Date().toISOString();
     }
+    if (held > 0) log.info({ reason, revision, waiting: held, nextWindowAt: windowStatus().nextWindowAt }, 'new content waits for the next sync window');
     scheduleRetry();
-    return { reason, revision, bytes, durationMs, total: sum.total, ready: sum.ready, failed: sum.failed, fetched, artifacts: all.map((s) => ({ ...s })) };
+    scheduleWindow();
+    return { reason, revision, bytes, durationMs, total: sum.total, ready: sum.ready, failed: sum.failed, fetched, waiting: held, artifacts: all.map((s) => ({ ...s })) };
+  }
+
+  /** a pass when the next window opens, while something waits for it */
+  function scheduleWindow() {
+    clearTimeout(windowTimer);
+    windowTimer = undefined;
+    if (closing.signal.aborted || waiting.size === 0) return;
+    const w = windowNow();
+    const delay = w.open ? 0 : w.nextOpenAt === undefined ? undefined : w.nextOpenAt - clock();
+    if (delay === undefined) return;
+    // the clock is looked at again now and then: a device clock may be corrected after boot
+    windowTimer = setTimeout(
+      () => {
+        if (windowNow().open) track(exclusive(() => pass('window', { prune: false })));
+        else scheduleWindow();
+      },
+      Math.min(Math.max(0, delay) + 50, windowRecheckMs),
+    );
+    windowTimer.unref();
+  }
+
+  function windowStatus(): SyncWindowStatus {
+    const windows = (current?.config.syncWindows ?? []).map((w) => w.window);
+    const w = windowNow();
+    return {
+      windows,
+      open: w.open,
+      waiting: [...waiting].filter((k) => statuses.get(k)?.status !== 'ready').length,
+      ...(w.nextOpenAt !== undefined ? { nextWindowAt: new Date(w.nextOpenAt).toISOString() } : {}),
+      ...(w.closesAt !== undefined ? { closesAt: new Date(w.closesAt).toISOString() } : {}),
+      ...(w.invalid.length > 0 ? { invalid: w.invalid } : {}),
+    };
   }
 
   function scheduleRetry() {
@@ -553,6 +637,7 @@ export function createReplicator(opts: ReplicatorOptions): Replicator {
     listImages,
     artifacts: () => [...statuses.values()].map((s) => ({ ...s, tags: [...s.tags] })),
     summary: () => ({ ...summarize([...statuses.values()]), lastSyncAt, bytesTotal }),
+    syncWindow: windowStatus,
     get current() {
       return current;
     },
@@ -566,6 +651,7 @@ export function createReplicator(opts: ReplicatorOptions): Replicator {
     async close() {
       closing.abort();
       clearTimeout(retryTimer);
+      clearTimeout(windowTimer);
       await Promise.allSettled([...background]);
       await chain.catch(() => undefined);
       for (const { client } of clients.values()) await client.close().catch(() => undefined);

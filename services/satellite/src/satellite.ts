@@ -1,6 +1,7 @@
 // The edge satellite: leaf connection, site streams, intake from the hub (live + catch-up) into
 // STATE_LOCAL, the durable consumer that applies states (replicating their artifacts into the content
-// store first), the local OCI registry over that store, reports, sync events and the status server.
+// store first), the local OCI registry over that store, runtime mirror config and direct delivery,
+// reports, heartbeats, sync events and the status server.
 import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
@@ -27,7 +28,7 @@ import { createPullThrough, openContentStore, type GcResult, type PullThrough } 
 import { applyDesiredState, type Realise } from './apply.js';
 import { startCatchUp, type CatchUp } from './catch-up.js';
 import { credentialsFromJson, type CredentialsFor } from './credentials.js';
-import { startHeartbeat, type HeartbeatHandle } from './heartbeat.js';
+import { outboxFromForwarder, startHeartbeat, type HeartbeatHandle } from './heartbeat.js';
 import { createIntake } from './intake.js';
 import { startLinkMonitor, type LinkMonitor } from './link.js';
 import { createSatelliteMetrics } from './metrics.js';
@@ -35,6 +36,7 @@ import { startAppliedReporter, type AppliedReporter } from './report.js';
 import { startRegistryServer } from './registry-server.js';
 import { createRepositoryResolver, nameArtifacts, registriesOf, type RepositoryResolver } from './runtime/index.js';
 import { createReplicator, type ImageEntry, type PruneResult, type SyncResult, type VerifyStoreResult } from './replicator.js';
+import { createRuntimeIntegration, mirrorUrlOf, type RuntimeStatus } from './runtime-config.js';
 import { openStateStore } from './state-store.js';
 import { startStatusServer, type SatelliteStatus } from './status-server.js';
 import { createSyncEventSink } from './sync-events.js';
@@ -58,7 +60,11 @@ export interface StartSatelliteOptions {
     requestRetry?: { retries?: number; baseMs?: number; maxMs?: number };
     /** @default 30_000 */
     requestTimeoutMs?: number;
+    /** how often the clock is looked at while content waits for a sync window @default 60_000 */
+    windowRecheckMs?: number;
   };
+  /** the time sync windows are judged by (ms since epoch), for tests @default Date.now */
+  clock?: () => number;
 }
 
 export interface SatelliteHandle extends AsyncDisposable {
@@ -74,8 +80,10 @@ export interface SatelliteHandle extends AsyncDisposable {
   /** resolves once connected to the leaf, the site streams exist and the consumer is pulling */
   readonly ready: Promise<void>;
   status(): SatelliteStatus;
-  /** sync the applied (or resumed) state now: missing or damaged content fetched, failing artifacts retried */
+  /** sync the applied (or resumed) state now, inside a sync window or not: missing or damaged content fetched, failing artifacts retried */
   syncNow(): Promise<SyncResult>;
+  /** write the runtime mirror config and direct-delivery tarballs again from the applied state */
+  applyRuntimeConfig(): Promise<RuntimeStatus>;
   /** untag and unpin content the current state does not want (GC deletes it after GC_GRACE_S) */
   prune(opts?: { dryRun?: boolean }): Promise<PruneResult>;
   /** delete unreferenced blobs older than the grace period (or `graceSeconds`) */
@@ -108,6 +116,18 @@ export async function startSatellite(config: SatelliteSettings, opts: StartSatel
   const namedArtifacts = new WeakMap<DesiredState, Map<DesiredState['artifacts'][number], string>>();
   let reporter: AppliedReporter | undefined;
   let reportTimer: NodeJS.Timeout | undefined;
+  // runtimes pointed at the registry (applied from start on, see below)
+  const rt = createRuntimeIntegration({
+    root: config.RUNTIME_ROOT,
+    ...(config.MIRRORS ? { mirrors: config.MIRRORS } : {}),
+    ...(config.DIRECT_DELIVERY_DIR ? { directDeliveryDir: config.DIRECT_DELIVERY_DIR } : {}),
+    // read at each apply; the first is made once the registry listens
+    mirrorUrl: () => mirrorUrlOf(config.REGISTRY_HOST, registry.port),
+    store: content,
+    state: () => store.document,
+    metrics,
+    logger: log,
+  });
   const replicator = createReplicator({
     satellite: sat,
     store: content,
@@ -122,18 +142,22 @@ export async function startSatellite(config: SatelliteSettings, opts: StartSatel
       return names.get(artifact) ?? artifact.repository;
     },
     spare: () => pullThrough?.cachedManifests() ?? [],
+    ...(opts.clock ? { clock: opts.clock } : {}),
     blobConcurrency: config.SYNC_CONCURRENCY,
     artifactConcurrency: config.ARTIFACT_CONCURRENCY,
     gcGraceMs: config.GC_GRACE_S * 1_000,
     retry: { initialMs: 5_000, maxMs: config.SYNC_RETRY_MAX_S * 1_000, ...opts.replication?.retry },
     ...(opts.replication?.requestRetry ? { requestRetry: opts.replication.requestRetry } : {}),
     ...(opts.replication?.requestTimeoutMs ? { requestTimeoutMs: opts.replication.requestTimeoutMs } : {}),
+    ...(opts.replication?.windowRecheckMs ? { windowRecheckMs: opts.replication.windowRecheckMs } : {}),
     // per-artifact status changed: tell the cloud (debounced) when it belongs to the applied state
     onChange: () => {
       if (reportTimer || closing) return;
       reportTimer = setTimeout(() => {
         reportTimer = undefined;
         reportApplied();
+        // direct delivery waiting for content that has arrived since
+        rt.contentChanged();
       }, 1_000);
       reportTimer.unref();
     },
@@ -177,6 +201,8 @@ export async function startSatellite(config: SatelliteSettings, opts: StartSatel
     await events.stop();
     throw err;
   });
+  // runtimes pointed at the registry from start, from the applied state on disk: no hub needed
+  void rt.apply('start');
   // content of the applied state is checked (and completed) from start, with or without the hub
   if (store.document) replicator.resume(store.document);
   const timers: NodeJS.Timeout[] = [];
@@ -229,7 +255,7 @@ export async function startSatellite(config: SatelliteSettings, opts: StartSatel
     link: { ...link },
     history: store.history().slice(-HISTORY_IN_STATUS).map((h) => ({ revision: h.revision, at: h.at })),
     registry: { url: registry.url, port: registry.port },
-    sync: { ...replicator.summary(), revision: replicator.current?.revision ?? null, eventsQueued: events.queued },
+    sync: { ...replicator.summary(), revision: replicator.current?.revision ?? null, eventsQueued: events.queued, window: replicator.syncWindow() },
     artifacts: replicator.artifacts().map((a) => ({
       repository: a.repository,
       digest: a.digest,
@@ -238,6 +264,7 @@ export async function startSatellite(config: SatelliteSettings, opts: StartSatel
       ...(a.error ? { error: a.error } : {}),
       ...(a.nextRetryAt ? { nextRetryAt: a.nextRetryAt } : {}),
     })),
+    runtime: rt.status(),
   });
 
   const server = await startStatusServer({
@@ -252,6 +279,7 @@ export async function startSatellite(config: SatelliteSettings, opts: StartSatel
     closing = true;
     for (const t of timers) clearInterval(t);
     await replicator.close();
+    await rt.close();
     await events.stop();
     await registry.close();
     throw err;
@@ -320,8 +348,11 @@ export async function startSatellite(config: SatelliteSettings, opts: StartSatel
           inventory: (await replicator.listImages()).map((i) => ({ repository: i.repository, ...(i.tag === undefined ? {} : { tag: i.tag }), digest: i.digest, sizeBytes: i.sizeBytes })),
           sync: { status: syncStatus, ready, total, failed, lastSyncAt },
           link: { ...link },
+          runtime: rt.heartbeat(),
         };
       },
+      // a forwarder in another process counts OUTBOX depth and drops; without it the streams are read
+      ...(config.FORWARDER_STATUS_URL ? { outbox: outboxFromForwarder(config.FORWARDER_STATUS_URL) } : {}),
       storePath: content.root,
       logger: log,
     });
@@ -370,6 +401,8 @@ export async function startSatellite(config: SatelliteSettings, opts: StartSatel
         metrics.statesApplied.inc();
         metrics.appliedRevision.set(result.applied.revision);
         reporter?.report({ satellite: sat, ...result.applied, artifacts: artifactReport() });
+        // mirrors and direct delivery follow the state (its registries, config.mirrors, directDelivery)
+        void rt.apply('state');
       },
     });
 
@@ -451,6 +484,7 @@ export async function startSatellite(config: SatelliteSettings, opts: StartSatel
     clearTimeout(reportTimer);
     await runner?.stop();
     await replicator.close();
+    await rt.close();
     // the last sync events (sync.completed) into OUTBOX, if the leaf takes them soon
     await Promise.race([events.flushed(), new Promise((r) => setTimeout(r, 2_000).unref())]);
     await events.stop();
@@ -476,6 +510,10 @@ export async function startSatellite(config: SatelliteSettings, opts: StartSatel
     ready: readyOrClosed,
     status,
     syncNow: () => replicator.syncNow(),
+    applyRuntimeConfig: async () => {
+      await rt.apply('manual');
+      return rt.status();
+    },
     prune: (o) => replicator.prune(o),
     gc: (o) => replicator.gc(o),
     verifyStore: (o) => replicator.verifyStore(o),

@@ -3,6 +3,8 @@ import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AppliedState } from '@uplink/contracts';
 import { renderMetrics, type Logger, type Registry } from '@uplink/observability';
+import type { SyncWindowStatus } from './replicator.js';
+import type { RuntimeStatus } from './runtime-config.js';
 
 export interface SatelliteStatus {
   satellite: string;
@@ -26,8 +28,12 @@ export interface SatelliteStatus {
     revision: number | null;
     /** sync events waiting to be stored in OUTBOX */
     eventsQueued: number;
+    /** the state's sync windows: open now or not, `nextWindowAt` while closed, how many artifacts wait */
+    window: SyncWindowStatus;
   };
   artifacts: { repository: string; digest: string; tags?: string[]; status: string; error?: string; nextRetryAt?: string }[];
+  /** runtime mirror config and direct delivery: runtimes configured, files, tarballs, errors */
+  runtime: RuntimeStatus;
 }
 
 export interface StatusServer {

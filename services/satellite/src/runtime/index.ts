@@ -9,9 +9,9 @@ import type { Logger } from '@uplink/observability';
 import { DELIVERY_RECORD, K3S_IMAGES_DIR, deliverImages, type DeliveryResult } from './direct-delivery.js';
 import { RuntimeError } from './errors.js';
 import { applyMirrors, type MirrorApplyResult } from './mirrors.js';
-import { parseMirrorSpec, planMirrors, type MirrorSelection } from './mirror-spec.js';
+import { parseMirrorSpec, planMirrors, type MirrorRuntime, type MirrorSelection } from './mirror-spec.js';
 import { nameArtifacts } from './naming.js';
-import { registriesOf } from './registry-host.js';
+import { DOCKER_HUB, registriesOf } from './registry-host.js';
 
 export { applyMirrors, planMirrorFiles, RUNTIME_PATHS } from './mirrors.js';
 export { parseMirrorSpec, planMirrors, MIRROR_RUNTIMES } from './mirror-spec.js';
@@ -47,6 +47,8 @@ export interface RuntimeConfigOptions {
 
 export interface RuntimeConfigReport {
   at: string;
+  /** runtimes whose mirror config is in place after this apply, with the registries each mirrors to the satellite */
+  runtimes: { runtime: MirrorRuntime; registries: string[] }[];
   mirrors: MirrorApplyResult | null;
   delivery: DeliveryResult | null;
   /** what failed as a whole (a bad MIRRORS spec, a write rolled back); the satellite keeps running */
@@ -60,7 +62,7 @@ export interface RuntimeConfigReport {
  */
 export async function applyRuntimeConfig(opts: RuntimeConfigOptions): Promise<RuntimeConfigReport> {
   const log = opts.logger;
-  const report: RuntimeConfigReport = { at: new Date().toISOString(), mirrors: null, delivery: null, errors: [] };
+  const report: RuntimeConfigReport = { at: new Date().toISOString(), runtimes: [], mirrors: null, delivery: null, errors: [] };
   const fail = (err: unknown, what: string) => {
     const e = err as { code?: string; message?: string; path?: string };
     const code = err instanceof RuntimeError ? err.code : (e.code ?? 'UNKNOWN');
@@ -74,6 +76,12 @@ export async function applyRuntimeConfig(opts: RuntimeConfigOptions): Promise<Ru
     if (targets.length > 0) {
       const r = await applyMirrors({ root: opts.root, mirrorUrl: opts.mirrorUrl, targets });
       report.mirrors = r;
+      // a runtime counts as configured when none of its files was skipped and it mirrors something
+      // (Docker's registry-mirrors apply to docker.io only)
+      report.runtimes = targets
+        .filter((t) => !r.skipped.some((s) => s.runtime === t.runtime))
+        .map((t) => ({ runtime: t.runtime, registries: t.registries.map((e) => e.host).filter((h) => t.runtime !== 'docker' || h === DOCKER_HUB) }))
+        .filter((t) => t.registries.length > 0);
       for (const s of r.skipped) log.warn({ path: s.path, runtime: s.runtime, code: s.code }, s.message);
       for (const n of r.notes) log.info({ runtimes: targets.map((t) => t.runtime) }, n);
       if (r.written.length > 0) log.info({ written: r.written, backups: r.backups.length, restart: r.restart }, 'runtime mirror config written');

@@ -221,8 +221,13 @@ describe('applyRuntimeConfig', () => {
     const r = await applyRuntimeConfig({ root: root.path, mirrorUrl: MIRROR, mirrors: 'containerd', state, logger });
     expect(r.errors).toEqual([]);
     expect(r.mirrors?.written.map((p) => relative(root.path, p))).toEqual(['etc/containerd/config.toml', 'etc/containerd/certs.d/docker.io/hosts.toml', 'etc/rancher/k3s/registries.yaml']);
+    expect(r.runtimes).toEqual([
+      { runtime: 'containerd', registries: ['docker.io'] },
+      { runtime: 'k3s', registries: ['docker.io'] },
+    ]);
     const bad = await applyRuntimeConfig({ root: root.path, mirrorUrl: MIRROR, mirrors: 'containerd;kubelet', state, logger });
     expect(bad.errors).toEqual([expect.objectContaining({ code: 'MIRROR_SPEC_INVALID', message: expect.stringMatching(/unknown runtime "kubelet"/) })]);
     expect(bad.mirrors).toBeNull();
+    expect(bad.runtimes).toEqual([]);
   });
 });
