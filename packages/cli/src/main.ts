@@ -6,6 +6,7 @@ import { groupCommand } from './commands/group.js';
 import { satCommand } from './commands/sat.js';
 import { devCommand } from './commands/dev.js';
 import { edgeCommand } from './commands/edge.js';
+import { natsInitCommand } from './commands/nats-init.js';
 import { cmdCommand } from './commands/cmd.js';
 import { telemetryCommand } from './commands/telemetry.js';
 import { imagesCommand } from './commands/images.js';
@@ -23,6 +24,7 @@ const program = new Command('uplink')
 const flags = () => program.opts<TargetFlags>();
 devCommand(program);
 edgeCommand(program);
+natsInitCommand(program);
 groupCommand(program, flags);
 satCommand(program, flags);
 cmdCommand(program, flags);

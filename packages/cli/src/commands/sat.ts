@@ -81,10 +81,23 @@ export function satCommand(program: Command, flags: () => TargetFlags): void {
     });
 
   sat
+    .command('token <name>')
+    .description('issue a new one-time join token (earlier unused ones stop working)')
+    .option('--json', 'print JSON')
+    .action(async (name: string, o: { json?: boolean }) => {
+      const t = await api<{ joinToken: string; joinTokenExpiresAt: string }>(resolveTarget(flags()), 'POST', `/v1/satellites/${encodeURIComponent(name)}/token`);
+      if (o.json) return printJson(t);
+      process.stdout.write(`join token for ${name} (shown once, expires ${t.joinTokenExpiresAt}): ${t.joinToken}\n`);
+    });
+
+  sat
     .command('delete <name>')
-    .description('delete a satellite')
+    .description('revoke a satellite (its credentials stop working at once); deleting a revoked one removes it')
     .action(async (name: string) => {
-      await api(resolveTarget(flags()), 'DELETE', `/v1/satellites/${encodeURIComponent(name)}`);
-      process.stdout.write(`satellite ${name} deleted\n`);
+      const target = resolveTarget(flags());
+      const path = `/v1/satellites/${encodeURIComponent(name)}`;
+      const before = await api<Satellite>(target, 'GET', path);
+      await api(target, 'DELETE', path);
+      process.stdout.write(`satellite ${name} ${before.status === 'revoked' ? 'deleted' : 'revoked'}\n`);
     });
 }
