@@ -1,8 +1,9 @@
 // The gateway's REST API as the CLI sees it. Target and token come from flags, then
-// UPLINK_GATEWAY/UPLINK_TOKEN, then the dev.json that `uplink dev` wrote.
+// UPLINK_GATEWAY/UPLINK_TOKEN, then the login `uplink login` stored, then the dev.json that `uplink dev` wrote.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
+import { storedLogin } from './credentials.js';
 import { CliError } from './errors.js';
 
 export interface ApiTarget {
@@ -22,6 +23,11 @@ export function resolveTarget(flags: TargetFlags): ApiTarget {
   let gateway = flags.gateway ?? process.env.UPLINK_GATEWAY;
   let token = flags.token ?? process.env.UPLINK_TOKEN;
   if (!gateway || !token) {
+    const stored = storedLogin(gateway);
+    gateway ??= stored?.gateway;
+    token ??= stored?.login.token;
+  }
+  if (!gateway || !token) {
     const devJson = join(flags.data ?? process.env.UPLINK_DEV_DIR ?? DEFAULT_DEV_DIR, 'dev.json');
     if (existsSync(devJson)) {
       const dev = JSON.parse(readFileSync(devJson, 'utf8')) as { gateway?: string; adminToken?: string };
@@ -29,18 +35,18 @@ export function resolveTarget(flags: TargetFlags): ApiTarget {
       token ??= dev.adminToken;
     }
   }
-  if (!gateway) throw new CliError('no gateway to talk to: start one with `uplink dev`, or pass --gateway URL (or set UPLINK_GATEWAY)');
-  if (!token) throw new CliError('no API token: pass --token (or set UPLINK_TOKEN)');
+  if (!gateway) throw new CliError('no gateway to talk to: log in with `uplink login --gateway URL`, start one with `uplink dev`, or pass --gateway URL (or set UPLINK_GATEWAY)');
+  if (!token) throw new CliError('no API token: run `uplink login`, or pass --token (or set UPLINK_TOKEN)');
   return { gateway: gateway.replace(/\/$/, ''), token };
 }
 
-export async function api<T>(target: ApiTarget, method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
+export async function api<T>(target: ApiTarget, method: 'GET' | 'PUT' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T> {
   let res;
   try {
     res = await request(target.gateway + path, {
       method,
       headers: {
-        authorization: `Bearer ${target.token}`,
+        ...(target.token ? { authorization: `Bearer ${target.token}` } : {}),
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
       },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),

@@ -11,12 +11,16 @@ import { cmdCommand } from './commands/cmd.js';
 import { telemetryCommand } from './commands/telemetry.js';
 import { imagesCommand } from './commands/images.js';
 import { satStatusCommand } from './commands/sat-status.js';
+import { loginCommand } from './commands/login.js';
+import { userCommand } from './commands/user.js';
+import { tokenCommand } from './commands/token.js';
+import { auditCommand } from './commands/audit.js';
 import type { TargetFlags } from './api.js';
 
 const program = new Command('uplink')
   .description('container images, desired state and commands for fleets of edge sites')
   .option('--gateway <url>', 'gateway URL (default: UPLINK_GATEWAY, then dev.json)')
-  .option('--token <token>', 'API token (default: UPLINK_TOKEN, then dev.json)')
+  .option('--token <token>', 'API token (default: UPLINK_TOKEN, then the stored `uplink login`, then dev.json)')
   .option('--data <dir>', 'data directory of `uplink dev` (where it keeps its state and dev.json)', undefined)
   .showHelpAfterError()
   .exitOverride();
@@ -31,6 +35,10 @@ cmdCommand(program, flags);
 telemetryCommand(program, flags);
 imagesCommand(program, flags);
 satStatusCommand(program, flags);
+loginCommand(program, flags);
+userCommand(program, flags);
+tokenCommand(program, flags);
+auditCommand(program, flags);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,5 +1,6 @@
 // Builds and starts the gateway in-process: used by main.ts, `uplink dev`, tests and benchmarks.
 import 'reflect-metadata';
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { NestFactory } from '@nestjs/core';
 import { LogController } from 'fastify';
@@ -23,10 +24,28 @@ export interface GatewayApp extends AsyncDisposable {
   close(): Promise<void>;
 }
 
+/** The certificate and key of TLS_CERT_FILE/TLS_KEY_FILE, undefined when neither is set. */
+export function tlsOptions(env: Pick<GatewayConfig, 'TLS_CERT_FILE' | 'TLS_KEY_FILE'>): { cert: Buffer; key: Buffer } | undefined {
+  if (env.TLS_CERT_FILE === undefined && env.TLS_KEY_FILE === undefined) return undefined;
+  if (env.TLS_CERT_FILE === undefined || env.TLS_KEY_FILE === undefined) {
+    throw new Error(`TLS needs both TLS_CERT_FILE and TLS_KEY_FILE (only ${env.TLS_CERT_FILE === undefined ? 'TLS_KEY_FILE' : 'TLS_CERT_FILE'} is set)`);
+  }
+  const read = (name: string, path: string) => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new Error(`cannot read ${name} ${path}: ${(err as Error).message}`, { cause: err });
+    }
+  };
+  return { cert: read('TLS_CERT_FILE', env.TLS_CERT_FILE), key: read('TLS_KEY_FILE', env.TLS_KEY_FILE) };
+}
+
 export async function createGatewayApp(env: GatewayConfig, opts: GatewayAppOptions = {}): Promise<GatewayApp> {
   const logger = opts.logger ?? createLogger({ service: 'gateway', level: env.LOG_LEVEL });
   const metrics = createGatewayMetrics();
+  const https = tlsOptions(env);
   const adapter = new FastifyAdapter({
+    ...(https ? { https } : {}),
     bodyLimit: env.BODY_LIMIT_BYTES,
     genReqId: requestId,
     loggerInstance: logger,
@@ -46,7 +65,7 @@ export async function createGatewayApp(env: GatewayConfig, opts: GatewayAppOptio
   }
   const addr = app.getHttpServer().address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-  const url = `http://${host}:${addr.port}`;
+  const url = `${https ? 'https' : 'http'}://${host}:${addr.port}`;
   logger.info({ url }, 'gateway listening');
   let closing: Promise<void> | undefined;
   const close = () => (closing ??= app.close());

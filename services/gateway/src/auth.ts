@@ -1,46 +1,68 @@
-// Bearer-token authentication for every route except those marked @Public(). Tokens are compared as
-// sha256 digests with timingSafeEqual, so neither length nor content leaks through timing.
-import { createHash, timingSafeEqual } from 'node:crypto';
-import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+// Authentication and authorisation of every route except those marked @Public(): the bearer token is
+// verified (TokenVerifier: the bootstrap ADMIN_TOKEN, else a user token looked up by its sha256), the
+// caller is attached to the request, and the route's minimum role (@Roles, else the access table) is
+// enforced: 401 UNAUTHORIZED without a valid token, 403 FORBIDDEN when the role is too low.
+import { Inject, Injectable, createParamDecorator, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
-import { ErrorCode, UplinkError } from '@uplink/contracts';
-import type { GatewayConfig } from './env.js';
-import { GATEWAY_ENV } from './tokens.js';
+import { ErrorCode, UplinkError, roleAtLeast, type Role } from '@uplink/contracts';
+import { minimumRole } from './operators/access.js';
+import { AuditRecorder } from './operators/audit.js';
+import { TokenVerifier, type Principal } from './operators/token-verifier.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** who made the request, set by the auth guard on every non-public route */
+    principal?: Principal;
+  }
+}
 
 /** Marks a controller or handler as reachable without a bearer token (probes, ZTR, login). */
 export const Public = Reflector.createDecorator<boolean>({ transform: () => true });
 
-const sha256 = (s: string) => createHash('sha256').update(s).digest();
+/** The least role a controller or handler needs, overriding the access table (operators/access.ts). */
+export const Roles = Reflector.createDecorator<Role>();
 
-/** Whether an Authorization header carries exactly `Bearer <token>`. */
-export function bearerMatches(header: string | undefined, expectedDigest: Buffer): boolean {
-  const m = /^Bearer[ ]+(\S+)[ ]*$/i.exec(header ?? '');
-  // hash even when absent, so a missing header costs the same as a wrong one
-  const given = sha256(m?.[1] ?? '');
-  return timingSafeEqual(given, expectedDigest) && m !== null;
+/** The caller of a non-public route, e.g. `@Caller() caller: Principal`. */
+export const Caller = createParamDecorator((_data: unknown, ctx: ExecutionContext) => ctx.switchToHttp().getRequest<FastifyRequest>().principal);
+
+/** The token of an Authorization header that carries exactly `Bearer <token>`, else undefined. */
+export function bearerToken(header: string | undefined): string | undefined {
+  return /^Bearer[ ]+(\S+)[ ]*$/i.exec(header ?? '')?.[1];
 }
 
 @Injectable()
 export class BearerAuthGuard implements CanActivate {
-  private readonly expected: Buffer;
-
   constructor(
-    @Inject(GATEWAY_ENV) env: GatewayConfig,
     @Inject(Reflector) private readonly reflector: Reflector,
-  ) {
-    this.expected = sha256(env.ADMIN_TOKEN);
-  }
+    @Inject(TokenVerifier) private readonly verifier: TokenVerifier,
+    @Inject(AuditRecorder) private readonly audit: AuditRecorder,
+  ) {}
 
-  canActivate(ctx: ExecutionContext): boolean {
-    if (this.reflector.getAllAndOverride(Public, [ctx.getHandler(), ctx.getClass()])) return true;
+  async canActivate(ctx: ExecutionContext): Promise<boolean> {
+    const targets = [ctx.getHandler(), ctx.getClass()];
+    if (this.reflector.getAllAndOverride(Public, targets)) return true;
     const req = ctx.switchToHttp().getRequest<FastifyRequest>();
-    if (bearerMatches(req.headers.authorization, this.expected)) return true;
-    throw new UplinkError(
-      ErrorCode.UNAUTHORIZED,
-      req.headers.authorization === undefined
-        ? 'missing bearer token: send "Authorization: Bearer <token>"'
-        : 'invalid bearer token',
+    const token = bearerToken(req.headers.authorization);
+    if (token === undefined) {
+      throw new UplinkError(
+        ErrorCode.UNAUTHORIZED,
+        req.headers.authorization === undefined
+          ? 'missing bearer token: send "Authorization: Bearer <token>" (get one with `uplink login`)'
+          : 'malformed Authorization header: send "Authorization: Bearer <token>"',
+      );
+    }
+    const principal = await this.verifier.verify(token);
+    req.principal = principal;
+    const route = req.routeOptions?.url ?? req.url;
+    const needed = this.reflector.getAllAndOverride(Roles, targets) ?? minimumRole(req.method, route);
+    if (roleAtLeast(principal.role, needed)) return true;
+    const denied = new UplinkError(
+      ErrorCode.FORBIDDEN,
+      `${req.method} ${route} needs the ${needed} role or higher; ${principal.user === 'ADMIN_TOKEN' ? 'this token' : `user "${principal.user}"`} has ${principal.role}`,
+      { details: { needed, role: principal.role } },
     );
+    await this.audit.recordFailure(req, denied);
+    throw denied;
   }
 }

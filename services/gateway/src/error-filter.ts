@@ -78,6 +78,8 @@ export class ErrorFilter implements ExceptionFilter {
     }
     if (reply.sent) return;
     if (error.code === ErrorCode.UNAUTHORIZED) void reply.header('www-authenticate', 'Bearer');
+    const retryAfter = (error.details as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
+    if (typeof retryAfter === 'number') void reply.header('retry-after', String(retryAfter));
     void reply.code(httpStatusOf[error.code]).header('content-type', 'application/json; charset=utf-8').send(error.toBody());
   }
 }

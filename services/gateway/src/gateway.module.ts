@@ -14,13 +14,14 @@ import { ErrorFilter } from './error-filter.js';
 import { GroupsController } from './groups.controller.js';
 import { HealthController } from './health.controller.js';
 import type { GatewayMetrics } from './metrics.js';
+import { operatorControllers, operatorProviders } from './operators/controllers.js';
 import { RpcGateway } from './rpc-gateway.js';
 import { SatellitesController } from './satellites.controller.js';
 import { telemetryControllers } from './telemetry/controllers.js';
 import { ZtrController } from './ztr.controller.js';
 import { GATEWAY_ENV, GATEWAY_METRICS, LOGGER, NATS_CLIENT } from './tokens.js';
 
-export const controllers: Type[] = [HealthController, GroupsController, SatellitesController, CommandsController, ...telemetryControllers, ZtrController];
+export const controllers: Type[] = [HealthController, GroupsController, SatellitesController, CommandsController, ...telemetryControllers, ZtrController, ...operatorControllers];
 
 export interface GatewayModuleDeps {
   env: GatewayConfig;
@@ -57,6 +58,7 @@ export class GatewayModule {
         { provide: GATEWAY_METRICS, useValue: deps.metrics },
         { provide: NATS_CLIENT, useFactory: () => natsClient(deps.env) },
         RpcGateway,
+        ...operatorProviders,
         { provide: APP_GUARD, useClass: BearerAuthGuard },
         { provide: APP_FILTER, useClass: ErrorFilter },
       ],

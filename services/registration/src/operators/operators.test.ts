@@ -92,6 +92,9 @@ describe('users and logins', () => {
     expect(await ok('updateUser', { name: 'vera', body: { role: 'operator' } })).toMatchObject({ name: 'vera', role: 'operator' });
     expect(await rpc('updateUser', { name: 'ghost', body: { role: 'operator' } })).toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } });
     expect(await rpc('updateUser', { name: 'vera', body: {} })).toMatchObject({ ok: false, error: { code: 'VALIDATION_FAILED' } });
+    // nobody could manage users any more
+    expect(await rpc('updateUser', { name: 'root', body: { role: 'operator' } })).toMatchObject({ ok: false, error: { code: 'CONFLICT', message: expect.stringContaining('last enabled admin') } });
+    expect(await rpc('updateUser', { name: 'root', body: { disabled: true } })).toMatchObject({ ok: false, error: { code: 'CONFLICT' } });
   });
 
   it('locks an account after repeated failed logins, also against the right password, and unlocks it after the lockout', async () => {

@@ -142,6 +142,12 @@ export class Operators {
   }
 
   async updateUser({ name, body }: Req<'updateUser'>): Promise<UserView> {
+    if ((body.role !== undefined && body.role !== 'admin') || body.disabled === true) {
+      const current = await store.getUser(this.pool, name);
+      if (current?.role === 'admin' && !current.disabledAt && (await store.countEnabledAdmins(this.pool)) <= 1) {
+        throw new UplinkError(ErrorCode.CONFLICT, `"${name}" is the last enabled admin: make another user admin first`);
+      }
+    }
     const passwordHash = body.password === undefined ? undefined : await hashPassword(body.password, this.opts.scrypt);
     const row = await store.updateUser(this.pool, name, { role: body.role, disabled: body.disabled, passwordHash });
     if (!row) throw new UplinkError(ErrorCode.NOT_FOUND, `no user named "${name}"`);

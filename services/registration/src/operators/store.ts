@@ -80,6 +80,11 @@ export async function recordFailedLogin(
   return rows[0];
 }
 
+export async function countEnabledAdmins(q: Queryable): Promise<number> {
+  const { rows } = await q.query<{ n: number }>(`SELECT count(*)::int AS n FROM users WHERE role = 'admin' AND disabled_at IS NULL`);
+  return rows[0]?.n ?? 0;
+}
+
 export async function clearFailedLogins(q: Queryable, name: string): Promise<void> {
   await q.query(`UPDATE users SET failed_logins = 0, failed_since = NULL, locked_until = NULL WHERE name = $1 AND (failed_logins > 0 OR locked_until IS NOT NULL)`, [name]);
 }
