@@ -177,6 +177,9 @@ export async function startEdge(opts: EdgeOptions): Promise<EdgeHandle> {
   if (opts.services !== false) {
     const common = { SATELLITE_NAME: sat, NATS_URL: leaf.url, LEAF_MONITOR_URL: leaf.monitorUrl, LOG_LEVEL: opts.logLevel ?? 'info' };
     try {
+      forwarder = await startForwarder(loadEnv(ForwarderEnv, { ...common, HUB_DOMAIN: current.hub.domain, STATUS_PORT: String(ports.forwarder ?? 5052) }), {
+        logger: slog.child({ service: 'forwarder' }),
+      });
       satellite = await startSatellite(
         loadEnv(SatelliteEnv, {
           ...common,
@@ -187,13 +190,12 @@ export async function startEdge(opts: EdgeOptions): Promise<EdgeHandle> {
           RUNTIME_ROOT: opts.runtimeRoot ?? '/',
           CATCHUP_INTERVAL_S: String(opts.catchupIntervalS ?? 30),
           REGISTRY_CREDENTIALS: JSON.stringify(current.registryCredentials),
+          // OUTBOX depth and drops in the heartbeat
+          FORWARDER_STATUS_URL: forwarder.statusUrl,
           ...(opts.mirrors ? { MIRRORS: opts.mirrors } : {}),
         }),
         { logger: slog.child({ service: 'satellite' }) },
       );
-      forwarder = await startForwarder(loadEnv(ForwarderEnv, { ...common, HUB_DOMAIN: current.hub.domain, STATUS_PORT: String(ports.forwarder ?? 5052) }), {
-        logger: slog.child({ service: 'forwarder' }),
-      });
       if (current.commandSigningKey) {
         executor = await startExecutor(
           loadEnv(ExecutorEnv, {
