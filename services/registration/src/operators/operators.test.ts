@@ -164,6 +164,12 @@ describe('API tokens', () => {
     await registration.pool.query(`UPDATE auth_tokens SET expires_at = now() - interval '1 second' WHERE id = $1`, [soon.id]);
     expect(await verify(soon.token)).toMatchObject({ ok: false, error: { code: 'UNAUTHORIZED', message: expect.stringContaining('expired') } });
     expect(await verify('upl_' + 'A'.repeat(43))).toMatchObject({ ok: false, error: { code: 'UNAUTHORIZED', message: expect.stringContaining('unknown') } });
+
+    // long expired tokens are purged
+    await registration.pool.query(`UPDATE auth_tokens SET expires_at = now() - interval '31 days' WHERE id = $1`, [soon.id]);
+    await registration.operators.purgeExpiredTokens();
+    expect((await registration.pool.query('SELECT 1 FROM auth_tokens WHERE id = $1', [soon.id])).rowCount).toBe(0);
+    expect((await registration.pool.query('SELECT 1 FROM auth_tokens WHERE id = $1', [t.id])).rowCount).toBe(1);
   });
 });
 

@@ -199,6 +199,12 @@ export class Operators {
     };
   }
 
+  /** Forget tokens expired for more than 30 days (listTokens no longer shows them either). */
+  async purgeExpiredTokens(): Promise<void> {
+    const n = await store.purgeExpiredTokens(this.pool);
+    if (n > 0) this.log.info({ tokens: n }, 'expired tokens purged');
+  }
+
   /** Store one audit event from EVENTS (idempotent on its id). */
   async recordAudit(event: AuditEvent): Promise<void> {
     await store.insertAuditEvent(this.pool, event);

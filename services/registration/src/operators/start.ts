@@ -13,6 +13,7 @@ import { Operators } from './operators.js';
 import type { ScryptParams } from './passwords.js';
 
 const AUDIT_DURABLE = 'registration-audit';
+const PURGE_INTERVAL_MS = 3_600_000;
 
 export interface StartOperatorsOptions {
   env: z.infer<typeof RegistrationEnv>;
@@ -69,9 +70,14 @@ export async function startOperators(opts: StartOperatorsOptions): Promise<Opera
     });
     await audit.ready;
     if (env.ADMIN_USERNAME !== undefined && env.ADMIN_PASSWORD !== undefined) await operators.ensureAdmin(env.ADMIN_USERNAME, env.ADMIN_PASSWORD);
+    const purge = () => operators.purgeExpiredTokens().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'expired tokens not purged'));
+    void purge();
+    const purging = setInterval(purge, PURGE_INTERVAL_MS);
+    purging.unref();
     return {
       operators,
       close: async () => {
+        clearInterval(purging);
         await audit.stop();
         redis.disconnect();
       },

@@ -155,6 +155,12 @@ export async function revokeToken(q: Queryable, id: string): Promise<TokenRow | 
   return rows[0];
 }
 
+/** Delete tokens that expired more than `days` ago (they are refused anyway; this keeps the table small). */
+export async function purgeExpiredTokens(q: Queryable, days = 30): Promise<number> {
+  const res = await q.query(`DELETE FROM auth_tokens WHERE expires_at < now() - make_interval(days => $1)`, [days]);
+  return res.rowCount ?? 0;
+}
+
 /** Revoke every live session of a user (after a password change or when disabled). */
 export async function revokeSessions(q: Queryable, user: string): Promise<number> {
   const res = await q.query(`UPDATE auth_tokens SET revoked_at = now() WHERE username = $1 AND kind = 'session' AND revoked_at IS NULL AND expires_at > now()`, [user]);
