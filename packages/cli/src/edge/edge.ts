@@ -12,7 +12,8 @@ import { createNKey, describeJwt, renderCreds } from '@uplink/nats-auth';
 import type { Logger } from '@uplink/observability';
 import { startSatellite, type SatelliteHandle } from '@uplink/satellite';
 import { startForwarder, type ForwarderHandle } from '@uplink/forwarder';
-import { startExecutor, type ExecutorHandle } from '@uplink/executor';
+import { createStandaloneHost, startExecutor, type ExecutorHandle } from '@uplink/executor';
+import { createSiteHost } from './host.js';
 import { startLeaf, type NatsServer } from '@uplink/testkit';
 import { CliError } from '../errors.js';
 import { openCredentialStore, type StoredCredentials } from './credential-store.js';
@@ -197,6 +198,7 @@ export async function startEdge(opts: EdgeOptions): Promise<EdgeHandle> {
         { logger: slog.child({ service: 'satellite' }) },
       );
       if (current.commandSigningKey) {
+        const executorLog = slog.child({ service: 'executor' });
         executor = await startExecutor(
           loadEnv(ExecutorEnv, {
             ...common,
@@ -204,7 +206,15 @@ export async function startEdge(opts: EdgeOptions): Promise<EdgeHandle> {
             DATA_DIR: join(opts.dataDir, 'executor'),
             SATELLITE_STATUS_URL: satellite.statusUrl,
           }),
-          { logger: slog.child({ service: 'executor' }) },
+          {
+            logger: executorLog,
+            host: createSiteHost({
+              satellite,
+              fallback: createStandaloneHost({ statusUrl: satellite.statusUrl, logger: executorLog, config: { satellite: sat, dataDir: opts.dataDir }, recent: () => [] }),
+              // bound late: renewal is set up once the services run
+              rotateCredentials: () => renewNow(),
+            }),
+          },
         );
       } else {
         slog.warn('ground control sent no command-signing key: commands are not run on this site');
