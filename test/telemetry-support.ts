@@ -57,7 +57,8 @@ export interface TelemetrySystem extends AsyncDisposable {
   stored(satellite: string, n: number): Promise<void>;
 }
 
-export async function startTelemetrySystem(): Promise<TelemetrySystem> {
+/** `ingestEnv`: extra telemetry-ingest variables (e.g. short status intervals) */
+export async function startTelemetrySystem(ingestEnv: Record<string, string> = {}): Promise<TelemetrySystem> {
   const cleanups: (() => Promise<unknown>)[] = [];
   const dispose = async () => {
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
@@ -69,7 +70,7 @@ export async function startTelemetrySystem(): Promise<TelemetrySystem> {
     cleanups.push(async () => schema[Symbol.asyncDispose]());
     const prefix = `e2e${randomBytes(4).toString('hex')}:`;
     const ingest = await startTelemetryIngest(
-      loadEnv(TelemetryIngestEnv, { NATS_URL: hub.url, DATABASE_URL: schema.url, REDIS_KEY_PREFIX: prefix, LOG_LEVEL: 'silent', INGEST_BATCH_WAIT_MS: '5' }),
+      loadEnv(TelemetryIngestEnv, { NATS_URL: hub.url, DATABASE_URL: schema.url, REDIS_KEY_PREFIX: prefix, LOG_LEVEL: 'silent', INGEST_BATCH_WAIT_MS: '5', ...ingestEnv }),
       { logger },
     );
     cleanups.push(async () => {

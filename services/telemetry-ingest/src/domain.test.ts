@@ -93,9 +93,12 @@ describe('records', () => {
       rx(heartbeat('b', '2026-01-31T11:00:01Z', { inventory: { hash: 'y', images: img('b') } })),
       // dated in the future by the site's clock: counts as received
       rx(heartbeat('c', '2026-01-31T12:30:00Z'), opts.nowMs),
+      // the same millisecond: seq decides
+      rx(heartbeat('a', '2026-01-31T11:00:01Z', { intervalSeconds: 7, seq: 2 })),
+      rx(heartbeat('a', '2026-01-31T11:00:01Z', { intervalSeconds: 9, seq: 0 })),
     ]);
     expect(latest.map((l) => l.satellite)).toEqual(['a', 'b', 'c']);
-    expect(latest[0]!.intervalSeconds).toBe(5);
+    expect(latest[0]!.intervalSeconds).toBe(7);
     expect(latest[1]!.heartbeat.at).toBe('2026-01-31T11:00:03Z');
     expect(latest[1]!.msgId).toBe('2026-01-31T11:00:03Z');
     expect(latest[1]!.inventory?.images[0]?.digest).toBe(d('a'));

@@ -89,7 +89,7 @@ export function toRecord(
 }
 
 /**
- * The newest heartbeat per site (by `at`, clamped to `receivedAtMs`) and the newest one that carried a
+ * The newest heartbeat per site (by `at` clamped to `receivedAtMs`, then `seq`) and the newest one that carried a
  * full inventory, sorted by satellite so concurrent batches lock status rows in one order.
  */
 export function latestPerSatellite(heartbeats: ReceivedHeartbeat[]): LatestHeartbeat[] {
@@ -110,14 +110,16 @@ export function latestPerSatellite(heartbeats: ReceivedHeartbeat[]): LatestHeart
       });
       continue;
     }
-    if (atMs > prev.atMs) {
+    // same millisecond: the heartbeat's seq decides
+    const newer = atMs > prev.atMs || (atMs === prev.atMs && heartbeat.seq > prev.heartbeat.seq);
+    if (newer) {
       prev.atMs = atMs;
       prev.intervalSeconds = heartbeat.intervalSeconds;
       prev.heartbeat = heartbeat;
       prev.raw = raw;
       prev.msgId = msgId;
     }
-    if (images && (!prev.inventory || atMs > prev.inventory.atMs)) prev.inventory = { atMs, images };
+    if (images && (!prev.inventory || atMs > prev.inventory.atMs || (atMs === prev.inventory.atMs && newer))) prev.inventory = { atMs, images };
   }
   return [...bySat.values()].sort((a, b) => (a.satellite < b.satellite ? -1 : a.satellite > b.satellite ? 1 : 0));
 }

@@ -120,7 +120,9 @@ describe('telemetry-ingest', () => {
     const svc = await f.start();
     await f.register('edge-01', 'edge-02');
     for (let i = 1; i <= 20; i++) await f.forward(heartbeat('edge-01', i), `edge-01:hb:${i}`);
-    await f.forward(heartbeat('edge-02', 1), 'edge-02:hb:1');
+    // three heartbeats in the same millisecond: the highest seq is the latest
+    const sameAt = new Date().toISOString();
+    for (const seq of [1, 3, 2]) await f.forward(heartbeat('edge-02', seq, { at: sameAt }), `edge-02:hb:${seq}`);
     // the forwarder retried a publish (same outbox id, inside the dedupe window)
     await f.forward(heartbeat('edge-01', 20), 'edge-01:hb:20');
 
@@ -148,7 +150,11 @@ describe('telemetry-ingest', () => {
     expect(page.ok && page.data.items.map((i) => i.msgId)).toEqual(['edge-01:hb:1', 'edge-01:hb:2', 'edge-01:hb:3', 'edge-01:hb:4', 'edge-01:hb:5']);
     expect(page.ok && page.data.truncated).toBe(true);
 
-    await waitFor(async () => (await metric(svc.metricsUrl!, 'uplink_telemetry_stored_total')) === 21, { what: 'stored metric' });
+    await waitFor(async () => (await metric(svc.metricsUrl!, 'uplink_telemetry_stored_total')) === 23, { what: 'stored metric' });
+    const e2 = await f.rpc<{ heartbeat: Heartbeat }>('getStatus', { name: 'edge-02' });
+    expect(e2.ok && e2.data.heartbeat.seq).toBe(3);
+    const e2pg = await f.db.query('SELECT heartbeat_seq FROM satellite_status WHERE satellite = $1', ['edge-02']);
+    expect(e2pg.rows[0]).toEqual({ heartbeat_seq: '3' });
     expect(await metric(svc.metricsUrl!, 'uplink_telemetry_batch_size_count')).toBeGreaterThan(0);
     await waitFor(async () => (await metric(svc.metricsUrl!, 'uplink_telemetry_site_last_seen_age_seconds')) > 0, { what: 'last-seen metric' });
   });

@@ -7,7 +7,8 @@ import type { Heartbeat } from '@uplink/contracts';
 import type { Logger } from '@uplink/observability';
 import type { LatestHeartbeat } from './records.js';
 
-// ARGV[1]: key prefix, ARGV[2]: TTL (ms), ARGV[3]: entries, each "<satellite>\n<at ms>\n<interval>\n<bytes>\n<heartbeat>"
+// ARGV[1]: key prefix, ARGV[2]: TTL (ms), ARGV[3]: entries, each
+// "<satellite>\n<at ms>\n<seq>\n<interval>\n<bytes>\n<heartbeat>"
 // (one string argument per chunk: far cheaper for the client than thousands of arguments). The keys
 // are built in the script, so this needs a standalone Redis (not Cluster).
 const UPDATE_SCRIPT = `
@@ -20,13 +21,14 @@ local function field()
   return v
 end
 while pos <= #data do
-  local sat, at, interval, len = field(), field(), field(), tonumber(field())
+  local sat, at, seq, interval, len = field(), tonumber(field()), tonumber(field()), field(), tonumber(field())
   local heartbeat = string.sub(data, pos, pos + len - 1)
   pos = pos + len
   local key = prefix .. sat
-  local cur = redis.call('HGET', key, 'at')
-  if (not cur) or tonumber(cur) < tonumber(at) then
-    redis.call('HSET', key, 'at', at, 'interval', interval, 'heartbeat', heartbeat)
+  local cur = redis.call('HMGET', key, 'at', 'seq')
+  local curAt, curSeq = tonumber(cur[1]), tonumber(cur[2]) or -1
+  if (not curAt) or curAt < at or (curAt == at and curSeq < seq) then
+    redis.call('HSET', key, 'at', at, 'seq', seq, 'interval', interval, 'heartbeat', heartbeat)
     redis.call('PEXPIRE', key, ttl)
     n = n + 1
   end
@@ -111,7 +113,7 @@ export class StatusCache {
         for (let j = i; j < Math.min(i + CHUNK, entries.length); j++) {
           const e = entries[j]!;
           // Lua counts bytes, not UTF-16 units
-          data += `${e.satellite}\n${e.atMs}\n${e.intervalSeconds}\n${Buffer.byteLength(e.raw)}\n${e.raw}`;
+          data += `${e.satellite}\n${e.atMs}\n${e.heartbeat.seq}\n${e.intervalSeconds}\n${Buffer.byteLength(e.raw)}\n${e.raw}`;
         }
         void pipeline.uplinkStatus(`${this.opts.prefix}status:`, this.opts.ttlMs, data);
       }

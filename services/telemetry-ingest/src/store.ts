@@ -14,7 +14,7 @@ import { livenessSql, type Liveness, type StatusRules } from './status.js';
 const TEMP_TABLES = `
 CREATE TEMP TABLE IF NOT EXISTS telemetry_in (satellite text, at timestamptz, msg_id text, kind text, body text) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS satellite_status_in (
-  satellite text, last_heartbeat_at timestamptz, interval_seconds integer, heartbeat_at timestamptz, heartbeat_msg_id text,
+  satellite text, last_heartbeat_at timestamptz, heartbeat_seq bigint, interval_seconds integer, heartbeat_at timestamptz, heartbeat_msg_id text,
   sync_status text, applied_revision bigint, versions text, inventory text, inventory_at timestamptz
 ) ON COMMIT DELETE ROWS`;
 
@@ -30,16 +30,18 @@ WITH ins AS (
 SELECT kind, count(*)::int AS n FROM ins GROUP BY kind`;
 
 const COPY_STATUS = 'COPY satellite_status_in FROM STDIN';
-const newer = 'EXCLUDED.last_heartbeat_at > s.last_heartbeat_at';
+// heartbeats of the same millisecond are ordered by their seq
+const newer = '(EXCLUDED.last_heartbeat_at, EXCLUDED.heartbeat_seq) > (s.last_heartbeat_at, s.heartbeat_seq)';
 const newerInventory = 'EXCLUDED.inventory_at > s.inventory_at OR (s.inventory_at IS NULL AND EXCLUDED.inventory_at IS NOT NULL)';
 const UPSERT_STATUS = `
-INSERT INTO satellite_status AS s (satellite, status, last_heartbeat_at, interval_seconds, heartbeat_at, heartbeat_msg_id,
+INSERT INTO satellite_status AS s (satellite, status, last_heartbeat_at, heartbeat_seq, interval_seconds, heartbeat_at, heartbeat_msg_id,
   sync_status, applied_revision, versions, inventory, inventory_at)
-SELECT satellite, 'online', last_heartbeat_at, interval_seconds, heartbeat_at, heartbeat_msg_id,
+SELECT satellite, 'online', last_heartbeat_at, heartbeat_seq, interval_seconds, heartbeat_at, heartbeat_msg_id,
   sync_status, applied_revision, versions::jsonb, inventory::jsonb, inventory_at
 FROM satellite_status_in ORDER BY satellite
 ON CONFLICT (satellite) DO UPDATE SET
   last_heartbeat_at = GREATEST(s.last_heartbeat_at, EXCLUDED.last_heartbeat_at),
+  heartbeat_seq = CASE WHEN ${newer} THEN EXCLUDED.heartbeat_seq ELSE s.heartbeat_seq END,
   interval_seconds = CASE WHEN ${newer} THEN EXCLUDED.interval_seconds ELSE s.interval_seconds END,
   heartbeat_at = CASE WHEN ${newer} THEN EXCLUDED.heartbeat_at ELSE s.heartbeat_at END,
   heartbeat_msg_id = CASE WHEN ${newer} THEN EXCLUDED.heartbeat_msg_id ELSE s.heartbeat_msg_id END,
@@ -163,7 +165,7 @@ export class TelemetryStore {
         for (const l of latest) {
           const h = l.heartbeat;
           text +=
-            `${l.satellite}\t${iso(l.atMs)}\t${l.intervalSeconds}\t${h.at}\t${copyText(l.msgId)}\t${h.sync.status}\t` +
+            `${l.satellite}\t${iso(l.atMs)}\t${h.seq}\t${l.intervalSeconds}\t${h.at}\t${copyText(l.msgId)}\t${h.sync.status}\t` +
             `${copyText(h.applied?.revision)}\t${copyText(JSON.stringify(h.versions))}\t` +
             `${l.inventory ? copyText(JSON.stringify(l.inventory.images)) : '\\N'}\t${l.inventory ? iso(l.inventory.atMs) : '\\N'}\n`;
         }
