@@ -15,3 +15,5 @@ export { pushTestImage, pushTestIndex } from './images.js';
 export type { TestImage, TestImageOptions, TestIndex, TestIndexOptions, ImageFormat, RegistryTarget } from './images.js';
 export { startContainerd, containerdUnavailable, CRI_NAMESPACE } from './containerd.js';
 export type { Containerd, ContainerdOptions, CriImage, CriImageService } from './containerd.js';
+export { startFakeHarbor } from './harbor.js';
+export type { FakeHarbor, FakeHarborRobot } from './harbor.js';

@@ -234,7 +234,8 @@ export async function startEdge(opts: EdgeOptions): Promise<EdgeHandle> {
     (renewing ??= (async () => {
       try {
         const got = await renewCredentials(current.groundControl, { satellite: sat, device: { publicKey: describeJwt(current.jwt).subject, seed: current.seed } }, retryOpts);
-        current = { ...got, seed: current.seed, groundControl: current.groundControl };
+        // a Harbor robot's secret comes only with the registration: keep what renewal does not repeat
+        current = { ...got, registryCredentials: { ...current.registryCredentials, ...got.registryCredentials }, seed: current.seed, groundControl: current.groundControl };
         await store.save(current);
         await writeRuntime(current);
         slog.info({ expiresAt: current.expiresAt }, 'credentials renewed');

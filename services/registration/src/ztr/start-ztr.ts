@@ -8,6 +8,7 @@ import { ConfigError, RegistryCredential, type RegistrationEnv } from '@uplink/c
 import type { Pool } from '@uplink/db';
 import type { Logger } from '@uplink/observability';
 import { ZeroTouchRegistration, type SiteAuthority } from './zero-touch.js';
+import { createHarborRobots } from './harbor-robots.js';
 import { createZtrLimiter } from './ztr-limiter.js';
 
 type Env = z.infer<typeof RegistrationEnv>;
@@ -28,6 +29,18 @@ export async function startZtr(env: Env, deps: { pool: Pool; logger: Logger }): 
   }
   const registryCredentials = parseRegistryCredentials(env.SITE_REGISTRY_CREDENTIALS);
   const caBundle = env.LEAF_CA_FILE ? readFileSync(env.LEAF_CA_FILE, 'utf8') : undefined;
+  if (env.HARBOR_URL && (!env.HARBOR_USERNAME || env.HARBOR_PASSWORD === undefined)) {
+    throw new ConfigError('invalid configuration:\n  HARBOR_URL needs HARBOR_USERNAME and HARBOR_PASSWORD');
+  }
+  const harbor = env.HARBOR_URL
+    ? createHarborRobots({
+        url: env.HARBOR_URL,
+        username: env.HARBOR_USERNAME!,
+        password: env.HARBOR_PASSWORD!,
+        projects: env.HARBOR_PROJECTS.split(',').map((p) => p.trim()).filter(Boolean),
+        durationDays: env.HARBOR_ROBOT_DURATION_DAYS,
+      })
+    : undefined;
 
   let authority: SiteAuthority | undefined;
   if (given.length === NATS_KEYS.length) {
@@ -74,6 +87,7 @@ export async function startZtr(env: Env, deps: { pool: Pool; logger: Logger }): 
     ...(env.COMMAND_SIGNING_KEY ? { commandSigningKey: env.COMMAND_SIGNING_KEY } : {}),
     ...(caBundle ? { caBundle } : {}),
     registryCredentials,
+    ...(harbor ? { harbor } : {}),
   });
   return {
     ztr,

@@ -9,7 +9,7 @@ import { credsAuthenticator } from '@nats-io/transport-node';
 import { RegistrationEnv, loadEnv, renewPayload, rpcSubject, type RpcMethod, type RpcReply, type RpcService } from '@uplink/contracts';
 import { createNKey, createOperatorSetup, describeJwt, signWithSeed, type OperatorSetup } from '@uplink/nats-auth';
 import { createLogger } from '@uplink/observability';
-import { createPgSchema, startHub, tempDir, type Hub, type PgSchema, type TempDir } from '@uplink/testkit';
+import { createPgSchema, startFakeHarbor, startHub, tempDir, type FakeHarbor, type Hub, type PgSchema, type TempDir } from '@uplink/testkit';
 import { startRegistration, type RegistrationHandle } from '../start.js';
 
 const logger = createLogger({ service: 'ztr-test', level: 'silent' });
@@ -20,6 +20,7 @@ let dir: TempDir;
 let schema: PgSchema;
 let registration: RegistrationHandle;
 let client: ClientProxy;
+let harbor: FakeHarbor;
 
 beforeAll(async () => {
   setup = await createOperatorSetup();
@@ -34,6 +35,7 @@ beforeAll(async () => {
     tempDir('ztr-test-'),
     createPgSchema('ztr'),
   ]);
+  harbor = await startFakeHarbor();
   const appCreds = join(dir.path, 'services.creds');
   const sysCreds = join(dir.path, 'sys.creds');
   await writeFile(appCreds, setup.app.servicesCreds, { mode: 0o600 });
@@ -54,6 +56,10 @@ beforeAll(async () => {
       SITE_JWT_TTL_S: '600',
       ZTR_IP_LIMIT: '5',
       SITE_REGISTRY_CREDENTIALS: '{"registry.example.com": {"username": "robot", "password": "pw"}}',
+      HARBOR_URL: harbor.url,
+      HARBOR_USERNAME: harbor.username,
+      HARBOR_PASSWORD: harbor.password,
+      HARBOR_PROJECTS: 'edge',
     }),
     { logger, recomputeTimeoutMs: 200 },
   );
@@ -67,7 +73,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await client?.close();
   await registration?.close();
-  await Promise.all([hub?.[Symbol.asyncDispose](), schema?.[Symbol.asyncDispose](), dir?.[Symbol.asyncDispose]()]);
+  await Promise.all([hub?.[Symbol.asyncDispose](), schema?.[Symbol.asyncDispose](), dir?.[Symbol.asyncDispose](), harbor?.close()]);
 });
 
 let ipCounter = 0;
@@ -107,9 +113,16 @@ describe('zero-touch registration', () => {
       data: {
         satellite: 'ztr-01',
         hub: { leafUrl: hub.leafUrl, domain: 'hub' },
-        registryCredentials: { 'registry.example.com': { username: 'robot', password: 'pw' } },
+        registryCredentials: {
+          'registry.example.com': { username: 'robot', password: 'pw' },
+          // a pull-only Harbor robot of its own, created for this registration
+          [new URL(harbor.url).host]: { username: 'robot$uplink-ztr-01', password: expect.any(String) },
+        },
       },
     });
+    const robot = harbor.robots().find((x) => x.name === 'robot$uplink-ztr-01');
+    expect(robot?.permissions).toEqual([{ kind: 'project', namespace: 'edge', access: [{ resource: 'repository', action: 'pull' }] }]);
+    expect(r.ok && r.data.registryCredentials[new URL(harbor.url).host].password).toBe(robot?.secret);
     const jwt = describeJwt(r.ok ? r.data.jwt : '');
     expect(jwt.subject).toBe(device.publicKey);
     expect(jwt.issuerAccount).toBe(r.ok ? r.data.account : '');
@@ -134,6 +147,7 @@ describe('zero-touch registration', () => {
     await registration.pool.query(`UPDATE join_tokens SET expires_at = now() - interval '1 second' WHERE satellite = 'ztr-02'`);
     expect(await register(created.joinToken, device.publicKey)).toMatchObject({ ok: false, error: { code: 'JOIN_TOKEN_EXPIRED' } });
     expect(await siteRow('ztr-02')).toEqual({ deviceKey: null, accountKey: null, registeredAt: null });
+    expect(harbor.robots().map((x) => x.name)).not.toContain('robot$uplink-ztr-02');
     expect(await ok('registration', 'getSatellite', { name: 'ztr-02' })).toMatchObject({ status: 'pending' });
 
     // a new token works, and voids the one before it
@@ -157,7 +171,9 @@ describe('zero-touch registration', () => {
     expect(await renew('ztr-03', other)).toMatchObject({ ok: false, error: { code: 'UNAUTHORIZED' } });
     expect(await renew('ztr-03', device, { at: new Date(Date.now() - 3_600_000) })).toMatchObject({ ok: false, error: { code: 'UNAUTHORIZED' } });
 
+    expect(harbor.robots().map((x) => x.name)).toContain('robot$uplink-ztr-03');
     expect(await ok('registration', 'deleteSatellite', { name: 'ztr-03' })).toEqual({ name: 'ztr-03', revoked: true });
+    expect(harbor.robots().map((x) => x.name)).not.toContain('robot$uplink-ztr-03');
     expect(await renew('ztr-03', device)).toMatchObject({ ok: false, error: { code: 'SATELLITE_REVOKED' } });
     expect(await ok('registration', 'getSatellite', { name: 'ztr-03' })).toMatchObject({ status: 'revoked' });
   });

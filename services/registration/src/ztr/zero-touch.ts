@@ -14,6 +14,7 @@ import { withTransaction, type Pool, type Queryable } from '@uplink/db';
 import type { Logger } from '@uplink/observability';
 import { createNKey, encodeSiteAccount, keyPairFromSeed, mintSiteUser, pushAccountJwt, verifySignature } from '@uplink/nats-auth';
 import { newJoinToken, parseJoinToken, secretMatches } from './join-tokens.js';
+import type { HarborRobots } from './harbor-robots.js';
 import type { ZtrLimiter } from './ztr-limiter.js';
 import * as ztrStore from './ztr-store.js';
 
@@ -45,6 +46,8 @@ export interface ZeroTouchOptions {
   commandSigningKey?: string;
   caBundle?: string;
   registryCredentials?: Record<string, { username: string; password: string }>;
+  /** per-site Harbor robot accounts: created at registration (handed over once), deleted at revocation */
+  harbor?: HarborRobots;
   /** how far a renewal's timestamp may be from now @default 300 */
   maxClockSkewSeconds?: number;
 }
@@ -121,9 +124,12 @@ export class ZeroTouchRegistration {
         ttlSeconds: this.siteJwtTtlSeconds,
       });
       const expiresAt = new Date(user.expiresAt!);
+      // last, so that a refusal above creates no robot; its secret is shown only in this reply
+      const robot = this.opts.harbor ? { [this.opts.harbor.registry]: await this.opts.harbor.issue(site.name) } : {};
       await ztrStore.recordRegistration(c, { name: site.name, deviceKey: req.publicKey, fingerprint: req.fingerprint, accountKey, expiresAt, revokedKeys });
       await ztrStore.markJoinTokenUsed(c, token.id, req.ip);
-      return this.credentials(site.name, accountKey, user.jwt, expiresAt);
+      const creds = this.credentials(site.name, accountKey, user.jwt, expiresAt);
+      return { ...creds, registryCredentials: { ...creds.registryCredentials, ...robot } };
     });
     this.log.info({ satellite: result.satellite, account: result.account, ip: req.ip, expiresAt: result.expiresAt }, 'site registered');
     return result;
@@ -181,7 +187,10 @@ export class ZeroTouchRegistration {
       await ztrStore.recordRevocation(c, name, revokedKeys);
       return true;
     });
-    if (done) this.log.info({ satellite: name }, 'satellite revoked');
+    if (done) {
+      this.log.info({ satellite: name }, 'satellite revoked');
+      await this.opts.harbor?.remove(name).catch((err: unknown) => this.log.error({ satellite: name, err: (err as Error).message }, 'the Harbor robot of a revoked site could not be deleted: delete it in Harbor'));
+    }
     return done;
   }
 
