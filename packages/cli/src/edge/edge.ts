@@ -3,6 +3,7 @@
 // processes (satellite, forwarder, executor) in this process, and renew the credentials after two
 // thirds of their lifetime. The hub drops the leaf when the old JWT expires; the leaf then reconnects
 // within a second with the renewed file (re-read at every reconnect).
+import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -97,7 +98,8 @@ export function defaultRuntimeDir(): string {
 export async function startEdge(opts: EdgeOptions): Promise<EdgeHandle> {
   const log = opts.logger;
   await mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
-  const store = openCredentialStore(join(opts.dataDir, 'credentials.enc'), opts.identity ?? systemIdentity(opts.dataDir));
+  const identity = opts.identity ?? systemIdentity(opts.dataDir);
+  const store = openCredentialStore(join(opts.dataDir, 'credentials.enc'), identity);
   const abort = new AbortController();
   const retryOpts: RetryOptions = { logger: log, signal: abort.signal, ...opts.retry };
 
@@ -116,7 +118,10 @@ export async function startEdge(opts: EdgeOptions): Promise<EdgeHandle> {
     }
     const device = createNKey('user');
     log.info({ groundControl: opts.groundControl, publicKey: device.publicKey }, 'registering');
-    const got = await registerDevice(opts.groundControl, { token: opts.token, device, fingerprint: hostname() }, retryOpts);
+    // what the operator sees of the hardware: the host name and a digest of the machine identity
+    const id = await identity();
+    const fingerprint = `${hostname()} ${createHash('sha256').update(`${id.machineId}\0${id.mac}\0${id.disk}`).digest('hex').slice(0, 16)}`;
+    const got = await registerDevice(opts.groundControl, { token: opts.token, device, fingerprint }, retryOpts);
     creds = { ...got, seed: device.seed, groundControl: opts.groundControl };
     await store.save(creds);
     log.info({ satellite: creds.satellite, expiresAt: creds.expiresAt }, 'registered');
