@@ -138,7 +138,6 @@ export class ZeroTouchRegistration {
   /** `POST /v1/ztr/renew`: a fresh user JWT for the registered device key, proven by its signature. */
   async renew(req: Req<'renew'>): Promise<SiteCredentials> {
     await this.limit('ip', req.ip);
-    await this.limit('satellite', req.satellite);
     const authority = this.requireAuthority();
     const skew = Math.abs(Date.parse(req.timestamp) - Date.now()) / 1000;
     if (!(skew <= (this.opts.maxClockSkewSeconds ?? 300))) {
@@ -147,6 +146,8 @@ export class ZeroTouchRegistration {
     if (!verifySignature(req.publicKey, renewPayload(req.satellite, req.publicKey, req.timestamp), req.signature)) {
       throw new UplinkError(ErrorCode.UNAUTHORIZED, 'the renewal signature does not match the public key');
     }
+    // counted only once the key is proven, so that nobody else can use up a site's renewals
+    await this.limit('satellite', req.satellite);
     const result = await withTransaction(this.pool, async (c) => {
       const site = await ztrStore.lockSite(c, req.satellite);
       if (site?.revokedAt) throw new UplinkError(ErrorCode.SATELLITE_REVOKED, `satellite "${req.satellite}" is revoked: it cannot renew`);
