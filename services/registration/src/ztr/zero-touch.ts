@@ -146,14 +146,14 @@ export class ZeroTouchRegistration {
     if (!verifySignature(req.publicKey, renewPayload(req.satellite, req.publicKey, req.timestamp), req.signature)) {
       throw new UplinkError(ErrorCode.UNAUTHORIZED, 'the renewal signature does not match the public key');
     }
-    // counted only once the key is proven, so that nobody else can use up a site's renewals
-    await this.limit('satellite', req.satellite);
     const result = await withTransaction(this.pool, async (c) => {
       const site = await ztrStore.lockSite(c, req.satellite);
       if (site?.revokedAt) throw new UplinkError(ErrorCode.SATELLITE_REVOKED, `satellite "${req.satellite}" is revoked: it cannot renew`);
       if (!site || !site.accountKey || site.deviceKey !== req.publicKey) {
         throw new UplinkError(ErrorCode.UNAUTHORIZED, `this key is not the registered device key of "${req.satellite}": register again with a new join token`);
       }
+      // counted only for the site's own key, so that nobody else can use up its renewals
+      await this.limit('satellite', req.satellite);
       const user = await mintSiteUser({
         satellite: site.name,
         devicePublicKey: req.publicKey,
