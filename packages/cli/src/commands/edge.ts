@@ -71,5 +71,7 @@ export function edgeCommand(program: Command): void {
         process.once('SIGTERM', stop);
         process.once('SIGINT', stop);
       });
+      // everything is stopped: do not wait for stray handles (a library timer) to let go
+      process.exit(0);
     });
 }
