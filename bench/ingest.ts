@@ -50,11 +50,12 @@ async function publisher(): Promise<void> {
   const url = process.env.BENCH_NATS_URL!;
   const first = Number(process.env.BENCH_FIRST);
   const count = Number(process.env.BENCH_COUNT);
-  const until = Number(process.env.BENCH_UNTIL ?? Infinity);
+  const nc = await connect({ servers: url });
+  // the clock starts once connected: starting a process can take seconds on a busy machine
+  const until = process.env.BENCH_SECONDS ? Date.now() + Number(process.env.BENCH_SECONDS) * 1000 : Infinity;
   const total = Number(process.env.BENCH_TOTAL ?? Infinity);
   const seqBase = Number(process.env.BENCH_SEQ_BASE ?? 0);
   const window = Number(process.env.BENCH_WINDOW);
-  const nc = await connect({ servers: url });
   const js = jetstream(nc);
   const enc = new TextEncoder();
   const schema = schemaHeader('heartbeat');
@@ -85,12 +86,20 @@ async function publisher(): Promise<void> {
   }
   while (inflight > 0) await new Promise<void>((r) => (wake = r));
   await nc.close();
+  const cpu = process.cpuUsage();
   process.stdout.write(
-    JSON.stringify({ published, failed, lastSeq: Object.fromEntries(seqs.flatMap((s, i) => (s > seqBase ? [[siteName(first + i), s]] : []))) }) + '\n',
+    JSON.stringify({ published, failed, cpuSeconds: (cpu.user + cpu.system) / 1e6, lastSeq: Object.fromEntries(seqs.flatMap((s, i) => (s > seqBase ? [[siteName(first + i), s]] : []))) }) + '\n',
   );
 }
 
-function runPublisher(env: Record<string, string>): Promise<{ published: number; failed: number; lastSeq: Record<string, number>; pid: number }> {
+interface PublisherResult {
+  published: number;
+  failed: number;
+  cpuSeconds: number;
+  lastSeq: Record<string, number>;
+}
+
+function runPublisher(env: Record<string, string>): Promise<PublisherResult> {
   const tsx = createRequire(import.meta.url).resolve('tsx');
   const child: ChildProcess = spawn(process.execPath, ['--conditions=uplink-source', '--import', tsx, fileURLToPath(import.meta.url)], {
     env: { ...process.env, BENCH_ROLE: 'publisher', ...env },
@@ -102,7 +111,7 @@ function runPublisher(env: Record<string, string>): Promise<{ published: number;
   return new Promise((resolve, reject) =>
     child.once('exit', (code) => {
       if (code !== 0) return reject(new Error(`publisher exited with ${code}`));
-      resolve({ ...(JSON.parse(out.trim().split('\n').at(-1)!) as { published: number; failed: number; lastSeq: Record<string, number> }), pid: child.pid! });
+      resolve(JSON.parse(out.trim().split('\n').at(-1)!) as PublisherResult);
     }),
   );
 }
@@ -113,6 +122,29 @@ async function storedTotal(metricsUrl: string): Promise<number> {
 }
 
 const round1 = (n: number) => Number(n.toFixed(1));
+
+/** CPU seconds of the Postgres backends serving telemetry-ingest (processes on this machine). */
+async function pgBackendCpu(db: pg.Pool, since: Date): Promise<Map<number, number>> {
+  const { rows } = await db.query<{ pid: number }>(
+    `SELECT pid FROM pg_stat_activity WHERE application_name = 'uplink-telemetry-ingest' AND backend_start >= $1`,
+    [since],
+  );
+  const out = new Map<number, number>();
+  for (const r of rows) {
+    try {
+      out.set(r.pid, cpuSeconds(r.pid));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+function cpuDelta(before: Map<number, number>, after: Map<number, number>): number {
+  let sum = 0;
+  for (const [pid, s] of after) sum += s - (before.get(pid) ?? 0);
+  return sum;
+}
 const INGEST_NODE_OPTIONS = '--max-semi-space-size=32';
 
 async function main() {
@@ -154,17 +186,17 @@ async function main() {
       }),
     );
   };
+  let ingestStarted = new Date(Date.now() - 1_000);
   let ingest = await startIngest();
   const redis = new Redis();
   const db = new pg.Pool({ connectionString: schema.url, max: 2 });
   try {
     // 1. live: publishers and ingest at once
     const t0 = performance.now();
-    const start = Date.now();
-    const cpu0 = { hub: cpuSeconds(hub.proc.pid), ingest: cpuSeconds(ingest.pid!) };
+    const cpu0 = { hub: cpuSeconds(hub.proc.pid), ingest: cpuSeconds(ingest.pid!), pg: await pgBackendCpu(db, ingestStarted) };
     const samples: { t: number; stored: number }[] = [];
     let publishing = true;
-    const live = Promise.all(publishers({ BENCH_UNTIL: String(start + SECONDS * 1000) })).finally(() => (publishing = false));
+    const live = Promise.all(publishers({ BENCH_SECONDS: String(SECONDS) })).finally(() => (publishing = false));
     while (publishing) {
       samples.push({ t: (performance.now() - t0) / 1000, stored: await storedTotal(metricsUrl) });
       await new Promise((r) => setTimeout(r, 1_000));
@@ -174,7 +206,12 @@ async function main() {
     const livePublished = livePubs.reduce((s, p) => s + p.published, 0);
     await waitFor(async () => (await storedTotal(metricsUrl)) >= livePublished, { timeoutMs: 600_000, intervalMs: 100, what: `${livePublished} heartbeats stored` });
     const liveSeconds = (performance.now() - t0) / 1000;
-    const liveCpu = { hub: cpuSeconds(hub.proc.pid) - cpu0.hub, ingest: cpuSeconds(ingest.pid!) - cpu0.ingest };
+    const liveCpu = {
+      hub: cpuSeconds(hub.proc.pid) - cpu0.hub,
+      ingest: cpuSeconds(ingest.pid!) - cpu0.ingest,
+      pg: cpuDelta(cpu0.pg, await pgBackendCpu(db, ingestStarted)),
+      publishers: livePubs.reduce((s, p) => s + p.cpuSeconds, 0),
+    };
     const mid = samples.filter((x) => x.t >= publishSeconds * 0.2 && x.t <= publishSeconds * 0.8);
     const sustained = mid.length >= 2 ? (mid.at(-1)!.stored - mid[0]!.stored) / (mid.at(-1)!.t - mid[0]!.t) : NaN;
 
@@ -183,12 +220,17 @@ async function main() {
     await ingest.stopped;
     const backlogPubs = await Promise.all(publishers({ BENCH_TOTAL: String(Math.ceil(BACKLOG / PUBLISHERS)), BENCH_SEQ_BASE: '1000000' }));
     const backlog = backlogPubs.reduce((s, p) => s + p.published, 0);
+    ingestStarted = new Date(Date.now() - 1_000);
     ingest = await startIngest();
     const d0 = performance.now();
-    const dcpu0 = cpuSeconds(ingest.pid!);
+    const dcpu0 = { hub: cpuSeconds(hub.proc.pid), ingest: cpuSeconds(ingest.pid!), pg: await pgBackendCpu(db, ingestStarted) };
     await waitFor(async () => (await storedTotal(metricsUrl)) >= backlog, { timeoutMs: 600_000, intervalMs: 100, what: `backlog of ${backlog} stored` });
     const drainSeconds = (performance.now() - d0) / 1000;
-    const drainCpu = cpuSeconds(ingest.pid!) - dcpu0;
+    const drainCpu = {
+      hub: cpuSeconds(hub.proc.pid) - dcpu0.hub,
+      ingest: cpuSeconds(ingest.pid!) - dcpu0.ingest,
+      pg: cpuDelta(dcpu0.pg, await pgBackendCpu(db, ingestStarted)),
+    };
 
     // exactly once in Postgres, newest heartbeat of every site in Redis
     const published = livePublished + backlog;
@@ -210,6 +252,12 @@ async function main() {
     }
 
     const exact = rows === distinct && distinct === published && failed === 0;
+    // CPU microseconds per heartbeat by process, and what 2 cores could sustain at that cost (Redis,
+    // shared with other work here, left out)
+    const perHeartbeat = (cpu: Record<string, number>, n: number) => Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, Math.round((v * 1e6) / n)]));
+    const liveUs = perHeartbeat(liveCpu, livePublished);
+    const drainUs = perHeartbeat(drainCpu, backlog);
+    const capacity = (us: Record<string, number>) => Math.round(2e6 / Object.values(us).reduce((a, b) => a + b, 0));
     await writeResult('ingest', {
       sites: SITES,
       publishers: PUBLISHERS,
@@ -218,11 +266,12 @@ async function main() {
       live_end_to_end_per_s: Math.round(livePublished / liveSeconds),
       live_publish_per_s: Math.round(livePublished / publishSeconds),
       live_published: livePublished,
-      live_ingest_cpu_s: round1(liveCpu.ingest),
-      live_hub_cpu_s: round1(liveCpu.hub),
+      live_cpu_us_per_heartbeat: liveUs,
+      live_capacity_per_s_on_2_cores: capacity(liveUs),
       backlog_drain_per_s: Math.round(backlog / drainSeconds),
       backlog,
-      backlog_ingest_cpu_us_per_heartbeat: Math.round((drainCpu * 1e6) / backlog),
+      backlog_cpu_us_per_heartbeat: drainUs,
+      backlog_capacity_per_s_on_2_cores: capacity(drainUs),
       rows,
       duplicates: rows - distinct,
       lost: published - distinct,
