@@ -17,3 +17,5 @@ export { startContainerd, containerdUnavailable, CRI_NAMESPACE } from './contain
 export type { Containerd, ContainerdOptions, CriImage, CriImageService } from './containerd.js';
 export { startFakeHarbor } from './harbor.js';
 export type { FakeHarbor, FakeHarborRobot } from './harbor.js';
+export { launchBrowser, browserUnavailable } from './browser.js';
+export type { LaunchedBrowser, BrowserOptions, BrowserPage } from './browser.js';

@@ -10,6 +10,7 @@ import type { Logger } from '@uplink/observability';
 import type { GatewayConfig } from './env.js';
 import { BearerAuthGuard } from './auth.js';
 import { CommandsController } from './commands/commands.controller.js';
+import { DashboardController } from './dashboard/dashboard.controller.js';
 import { ErrorFilter } from './error-filter.js';
 import { GroupsController } from './groups.controller.js';
 import { HealthController } from './health.controller.js';
@@ -21,7 +22,7 @@ import { telemetryControllers } from './telemetry/controllers.js';
 import { ZtrController } from './ztr.controller.js';
 import { GATEWAY_ENV, GATEWAY_METRICS, LOGGER, NATS_CLIENT } from './tokens.js';
 
-export const controllers: Type[] = [HealthController, GroupsController, SatellitesController, CommandsController, ...telemetryControllers, ZtrController, ...operatorControllers];
+export const controllers: Type[] = [HealthController, GroupsController, SatellitesController, CommandsController, ...telemetryControllers, ZtrController, ...operatorControllers, DashboardController];
 
 export interface GatewayModuleDeps {
   env: GatewayConfig;
