@@ -138,6 +138,20 @@ describe('a hostile site with valid credentials', () => {
     expect(hostile.messages.filter((m) => m.subject.startsWith('_INBOX.hostile.api'))).toEqual([]);
   });
 
+  it('cannot register unbounded interest on the hub', async () => {
+    const flood = await RawLeafClient.connect(sys.hub.leafPort, hostileSite.creds, 'flood');
+    try {
+      for (let i = 0; i < 10_100; i++) flood.sub(`flood.${i}`);
+      await flood.flush().catch(() => undefined);
+      const leafz = (await (await fetch(`${sys.hub.monitorUrl}/leafz`)).json()) as { leafs?: { name?: string; account: string; subscriptions: number }[] };
+      const counts = (leafz.leafs ?? []).filter((l) => l.account === hostileSite.credentials.account).map((l) => l.subscriptions);
+      // the flooding link stops at the site account's limit
+      expect(Math.max(...counts)).toBe(10_000);
+    } finally {
+      flood.close();
+    }
+  });
+
   it('cannot see another site\'s state or commands', async () => {
     for (const s of ['>', 'uplink.>', subjects.state('edge-b'), subjects.cmd('edge-b'), 'uplink.state.*', 'uplink.cmd.*', 'uplink.telemetry.>']) hostile.sub(s);
     hostile.sub('_INBOX.hostile.read.>');

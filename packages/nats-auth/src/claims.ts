@@ -28,10 +28,11 @@ export const APP_ACCOUNT_LIMITS: OperatorLimits = {
 
 /**
  * A site account: no JetStream on the hub, no plain client connections (only its leaf link), at most
- * two leaf links (a reconnect may overlap the old link for a moment), nothing exported.
+ * two leaf links (a reconnect may overlap the old link for a moment), nothing exported, and a bound on
+ * the interest a (hostile) leaf may register on the hub (a site's leaf registers a few dozen).
  */
 export const SITE_ACCOUNT_LIMITS: OperatorLimits = {
-  subs: -1,
+  subs: 10_000,
   data: -1,
   payload: -1,
   imports: -1,
