@@ -1,5 +1,6 @@
 // Zero-touch registration end to end in JWT mode: `uplink edge` registers with a one-time token, its
-// leaf links with the minted credentials and the site applies its desired state; refused tokens
+// leaf links with the minted credentials, the site applies its desired state and runs a signed
+// command; refused tokens
 // create nothing; credentials are renewed before expiry (the hub drops the old JWT at its exp, the
 // leaf is back within seconds); a revoked site is dropped and cannot renew; a copied credentials file
 // does not decrypt on another machine.
@@ -20,7 +21,7 @@ const edges: EdgeHandle[] = [];
 const machine = (id: string): (() => Promise<MachineIdentity>) => async () => ({ machineId: id, mac: '02:00:00:00:00:01', disk: 'uuid:test-disk' });
 
 beforeAll(async () => {
-  sys = await startJwtSystem({ siteJwtTtlS: JWT_TTL_S });
+  sys = await startJwtSystem({ siteJwtTtlS: JWT_TTL_S, withCommands: true });
   dir = await tempDir('uplink-ztr-e2e-');
 }, 60_000);
 
@@ -62,7 +63,7 @@ async function deviceColumns(name: string) {
 }
 
 describe('zero-touch registration, end to end', () => {
-  it('registers with a join token, links its leaf with the minted credentials and applies its desired state', async () => {
+  it('registers with a join token, links its leaf with the minted credentials, applies its desired state and runs a command', async () => {
     const created = await sys.api('POST', '/v1/satellites', { name: 'ztr-site' });
     expect(created.status).toBe(201);
     expect(created.body.joinToken).toMatch(/^ujt_/);
@@ -78,6 +79,13 @@ describe('zero-touch registration, end to end', () => {
       { what: 'the site applied its desired state', timeoutMs: 30_000 },
     );
     expect((await sys.api('GET', '/v1/satellites/ztr-site')).body).toMatchObject({ status: 'active', registeredAt: expect.any(String) });
+    // a signed command down through the site account, its result back up
+    const cmd = await sys.api('POST', '/v1/commands', { target: { satellite: 'ztr-site' }, action: 'ping', args: {} });
+    expect(cmd.status).toBe(201);
+    await waitFor(async () => (await sys.api('GET', `/v1/commands/${cmd.body.id}`)).body?.targets?.[0]?.status === 'succeeded', {
+      what: 'the site ran the command and its result reached the hub',
+      timeoutMs: 30_000,
+    });
     // credentials at rest: encrypted, owner-only; the decrypted ones only in the runtime dir
     expect((await stat(join(dir.path, 'ztr-site', 'credentials.enc'))).mode & 0o777).toBe(0o600);
     expect((await stat(e.runtimeCredsFile)).mode & 0o777).toBe(0o600);
