@@ -20,7 +20,7 @@ await using schema = await createPgSchema('bench');
 const common = { NATS_URL: hub.url, DATABASE_URL: schema.url };
 const httpPort = await freePort();
 const services = [
-  startService('services/state-publisher/src/main.ts', common),
+  startService('services/state-publisher/src/main.ts', { ...common, LOG_LEVEL: process.env.BENCH_SP_LOG ?? 'error' }),
   startService('services/registration/src/main.ts', common),
   startService('services/gateway/src/main.ts', { ...common, HTTP_PORT: String(httpPort), ADMIN_TOKEN: TOKEN }),
 ];

@@ -32,7 +32,7 @@ export interface StatePublicationOptions {
   nc: NatsConnection;
   logger: Logger;
   metrics: StatePublisherMetrics;
-  /** publishes in flight at once @default 1_000 */
+  /** publishes sent before their PubAcks are awaited (one batch) @default 10_000 */
   concurrency?: number;
   /** rows per batch @default 10_000 */
   batchSize?: number;
@@ -50,7 +50,7 @@ interface Pending {
 
 export function createStatePublication(opts: StatePublicationOptions): StatePublication {
   const log = opts.logger;
-  const concurrency = opts.concurrency ?? 1_000;
+  const concurrency = opts.concurrency ?? 10_000;
   const batchSize = opts.batchSize ?? 10_000;
   let pending: Pending | undefined;
   let running: Promise<void> | undefined;
