@@ -83,6 +83,9 @@ afterAll(async () => {
   for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
 });
 
+/** Wait on what the page shows, as long as a locator would (expect.poll alone gives up after 1 s). */
+const poll = <T>(fn: () => Promise<T>, timeout = 10_000) => expect.poll(fn, { timeout, interval: 100 });
+
 /** A new page on the dashboard, signed in with `token` through the prompt. */
 async function signIn(token: string): Promise<Page> {
   const page = await browser.newPage();
@@ -112,25 +115,25 @@ describe.skipIf(noBrowser)(`dashboard in a browser${noBrowser ? ` (skipped: ${no
     const res = await page.goto(sys.gateway + '/');
     expect(res?.status()).toBe(200);
     expect((await res?.allHeaders())?.['content-security-policy']).toContain("default-src 'self'");
-    await expect.poll(() => page.locator('#login').isVisible()).toBe(true);
+    await poll(() => page.locator('#login').isVisible()).toBe(true);
 
     await page.locator('#token-input').fill(ADMIN_TOKEN);
     await page.locator('#token-submit').click();
     const row = page.locator(`#satellites tr[data-satellite="${SITE}"]`);
     await row.locator('.status [data-status="online"]').waitFor();
-    await expect.poll(() => row.locator('.heartbeat').textContent()).toMatch(/just now|\d+ s ago/);
-    await expect.poll(() => row.locator('.groups').textContent()).toBe('line-1');
-    await expect.poll(() => row.locator('.revision').textContent()).toMatch(/^r\d+ \/ r\d+$/);
-    await expect.poll(() => row.locator('.sync').textContent()).toMatch(/^(idle|syncing|synced) \d+\/\d+/);
-    await expect.poll(() => page.locator('[data-count="online"] .n').textContent()).toBe('1');
-    await expect.poll(() => page.locator('[data-count="total"] .n').textContent()).toBe('1');
+    await poll(() => row.locator('.heartbeat').textContent()).toMatch(/just now|\d+ s ago/);
+    await poll(() => row.locator('.groups').textContent()).toBe('line-1');
+    await poll(() => row.locator('.revision').textContent()).toMatch(/^r\d+ \/ r\d+$/);
+    await poll(() => row.locator('.sync').textContent()).toMatch(/^(idle|syncing|synced) \d+\/\d+/);
+    await poll(() => page.locator('[data-count="online"] .n').textContent()).toBe('1');
+    await poll(() => page.locator('[data-count="total"] .n').textContent()).toBe('1');
     const group = page.locator('#groups tr[data-group="line-1"]');
-    await expect.poll(() => group.locator('.members').textContent()).toBe(SITE);
+    await poll(() => group.locator('.members').textContent()).toBe(SITE);
 
     // heartbeats arrive live, after the page opened its feed
-    await expect.poll(() => page.locator('#feed-state').getAttribute('data-state')).toBe('live');
+    await poll(() => page.locator('#feed-state').getAttribute('data-state')).toBe('live');
     await page.locator(`#telemetry-feed li[data-satellite="${SITE}"][data-kind="heartbeat"]`).first().waitFor();
-    await expect.poll(async () => (await feedSeqs(page)).length, { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
+    await poll(async () => (await feedSeqs(page)).length).toBeGreaterThanOrEqual(2);
     expect(errors).toEqual([]);
     await page.close();
   });
@@ -146,11 +149,11 @@ describe.skipIf(noBrowser)(`dashboard in a browser${noBrowser ? ` (skipped: ${no
     });
     await page.locator(`#telemetry-feed li[data-kind="heartbeat"]`).first().waitFor();
     link.cut();
-    await expect.poll(() => page.locator('#feed-state').getAttribute('data-state')).toBe('reconnecting');
+    await poll(() => page.locator('#feed-state').getAttribute('data-state')).toBe('reconnecting');
     const lastBefore = (await feedSeqs(page)).at(-1)!;
     link.restore();
     // heartbeats sent meanwhile come first, then live ones
-    await expect.poll(async () => (await feedSeqs(page)).at(-1)!, { timeout: 15_000 }).toBeGreaterThan(lastBefore + 2);
+    await poll(async () => (await feedSeqs(page)).at(-1)!, 15_000).toBeGreaterThan(lastBefore + 2);
     const resumed = feedRequests.find((r) => r.lastEventId !== undefined);
     expect(resumed?.lastEventId).toBe(String(lastBefore));
     const seqs = await feedSeqs(page);
@@ -181,16 +184,16 @@ describe.skipIf(noBrowser)(`dashboard in a browser${noBrowser ? ` (skipped: ${no
     // bad arguments never leave the page; the API's refusal is shown with its code
     await page.locator('#command-args').fill('{"delayMs": -1}');
     await page.locator('#command-submit').click();
-    await expect.poll(() => page.locator('#command-error').textContent()).toMatch(/^VALIDATION_FAILED: /);
+    await poll(() => page.locator('#command-error').textContent()).toMatch(/^VALIDATION_FAILED: /);
     await page.locator('#command-args').fill('{oops');
     await page.locator('#command-submit').click();
-    await expect.poll(() => page.locator('#command-error').textContent()).toMatch(/not valid JSON/);
+    await poll(() => page.locator('#command-error').textContent()).toMatch(/not valid JSON/);
     await page.close();
   });
 
   it('shows the prompt again for a wrong token, and for a token revoked while the page is open', async () => {
     const page = await signIn('not-a-valid-token');
-    await expect.poll(() => page.locator('#login-message').textContent()).toMatch(/The token was refused: /);
+    await poll(() => page.locator('#login-message').textContent()).toMatch(/The token was refused: /);
     expect(await page.locator('#login').isVisible()).toBe(true);
     expect(await page.locator('#app').isVisible()).toBe(false);
     expect(await page.evaluate("sessionStorage.getItem('uplink.token')")).toBeNull();
@@ -205,7 +208,7 @@ describe.skipIf(noBrowser)(`dashboard in a browser${noBrowser ? ` (skipped: ${no
     expect(new URL(viewer.url()).hash).toBe('');
     await viewer.locator(`#command-satellite option[value="${SITE}"]`).waitFor({ state: 'attached' });
     await viewer.locator('#command-submit').click();
-    await expect.poll(() => viewer.locator('#command-error').textContent()).toMatch(/^Your role is not sufficient for this: .*needs the operator role/);
+    await poll(() => viewer.locator('#command-error').textContent()).toMatch(/^Your role is not sufficient for this: .*needs the operator role/);
 
     // revoked: the next refresh is refused and the page goes back to the prompt
     expect((await sys.api('DELETE', `/v1/tokens/${created.body.id}`)).status).toBe(204);
