@@ -14,8 +14,9 @@ if [ "$node_major" -lt 20 ]; then
 fi
 
 # --- system packages ---------------------------------------------------------------------------
+# containerd and chromium are for the runtime and browser tests; UPLINK_MINIMAL=1 leaves them out
 want=(nats-server postgresql redis-server docker-registry skopeo umoci)
-[ "${UPLINK_WITH_RUNTIME:-0}" = 1 ] && want+=(containerd chromium)
+[ "${UPLINK_MINIMAL:-0}" = 1 ] || want+=(containerd chromium)
 missing=()
 for p in "${want[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

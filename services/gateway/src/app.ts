@@ -6,11 +6,11 @@ import { NestFactory } from '@nestjs/core';
 import { LogController } from 'fastify';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createLogger, type Logger } from '@uplink/observability';
+import { nestLogger } from '@uplink/bus';
 import { GatewayModule } from './gateway.module.js';
 import type { GatewayConfig } from './env.js';
 import { instrumentHttp, requestId } from './http-telemetry.js';
 import { createGatewayMetrics } from './metrics.js';
-import { nestLogger } from './nest-logger.js';
 
 export interface GatewayAppOptions {
   /** @default a pino logger for service "gateway" at LOG_LEVEL */
