@@ -10,11 +10,10 @@ import { headers as natsHeaders, type NatsConnection, type Subscription } from '
 import type { z } from 'zod';
 import { consumer, outboxTarget, siteStreams, subjects, type ConsumerSpec, type ForwarderEnv } from '@uplink/contracts';
 import { backoffDelay, connectNats, deadLetter, jsFor, provisionStreams, retry, sleep, createBatchPublisher, type BatchPublisher, type Outgoing } from '@uplink/bus';
-import { createLogger, type Logger } from '@uplink/observability';
+import { createLogger, startStatusServer, type Logger } from '@uplink/observability';
 import { createDropTracker, type DropTracker } from './drops.js';
 import { firstSeqNotOlderThan, planByteTrim } from './limits.js';
 import { createForwarderMetrics } from './metrics.js';
-import { startStatusServer } from './status-server.js';
 
 /** The forwarder's configuration: its validated environment (contracts `ForwarderEnv`). */
 export type ForwarderSettings = z.infer<typeof ForwarderEnv>;
@@ -157,9 +156,10 @@ export async function startForwarder(config: ForwarderSettings, opts: StartForwa
   };
 
   const server = await startStatusServer({
+    name: 'forwarder',
     host: config.STATUS_HOST,
     port: config.STATUS_PORT,
-    stats,
+    routes: { '/stats': stats },
     healthy: () => !closing,
     registry: metrics.registry,
     logger: log,

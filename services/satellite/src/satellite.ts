@@ -23,7 +23,7 @@ import {
   runConsumer,
   type ConsumerRunner,
 } from '@uplink/bus';
-import { createLogger, type Logger } from '@uplink/observability';
+import { createLogger, startStatusServer, type Logger } from '@uplink/observability';
 import { createPullThrough, openContentStore, type GcResult, type PullThrough } from '@uplink/oci';
 import { applyDesiredState, type Realise } from './apply.js';
 import { startCatchUp, type CatchUp } from './catch-up.js';
@@ -38,7 +38,7 @@ import { createRepositoryResolver, nameArtifacts, registriesOf, type RepositoryR
 import { createReplicator, type ImageEntry, type PruneResult, type SyncResult, type VerifyStoreResult } from './replicator.js';
 import { createRuntimeIntegration, mirrorUrlOf, type RuntimeStatus } from './runtime-config.js';
 import { openStateStore } from './state-store.js';
-import { startStatusServer, type SatelliteStatus } from './status-server.js';
+import type { SatelliteStatus } from './status-server.js';
 import { createSyncEventSink } from './sync-events.js';
 import type { ArtifactStatus } from './sync-plan.js';
 
@@ -268,9 +268,10 @@ export async function startSatellite(config: SatelliteSettings, opts: StartSatel
   });
 
   const server = await startStatusServer({
+    name: 'satellite',
     host: config.STATUS_HOST,
     port: config.STATUS_PORT,
-    status,
+    routes: { '/status': status },
     healthy: () => !closing,
     registry: metrics.registry,
     logger: log,

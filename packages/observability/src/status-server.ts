@@ -1,7 +1,10 @@
-// The forwarder's HTTP face: /healthz, /stats (JSON counters), /metrics on STATUS_HOST:STATUS_PORT.
+// The HTTP face of an edge process: /healthz, /metrics and its own JSON routes (the satellite's
+// /status, the forwarder's /stats) on a loopback port. GET and HEAD only; errors in the API's shape.
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { renderMetrics, type Logger, type Registry } from '@uplink/observability';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { renderMetrics } from './metrics.js';
 
 export interface StatusServer {
   url: string;
@@ -10,36 +13,38 @@ export interface StatusServer {
 }
 
 export interface StatusServerOptions {
+  /** process name for messages, e.g. "satellite" */
+  name: string;
   host: string;
   /** 0 = any free port */
   port: number;
-  stats: () => unknown;
-  /** false once the forwarder is stopping */
+  /** JSON routes besides /healthz and /metrics, e.g. `{ '/status': () => status() }` */
+  routes: Record<string, () => unknown>;
+  /** false once the process is stopping */
   healthy: () => boolean;
   registry: Registry;
   logger: Logger;
 }
 
 export async function startStatusServer(opts: StatusServerOptions): Promise<StatusServer> {
+  const known = ['/healthz', ...Object.keys(opts.routes), '/metrics'].join(', ');
   const server = createServer((req, res) => {
     void (async () => {
       try {
         const path = new URL(req.url ?? '/', 'http://localhost').pathname;
         if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(res, 405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed; use GET`);
-        switch (path) {
-          case '/healthz':
-            return opts.healthy() ? sendJson(res, 200, { ok: true }) : sendError(res, 503, 'SERVICE_UNAVAILABLE', 'forwarder is stopping');
-          case '/stats':
-            return sendJson(res, 200, opts.stats());
-          case '/metrics': {
-            const m = await renderMetrics(opts.registry);
-            res.writeHead(200, { 'content-type': m.contentType });
-            res.end(m.body);
-            return;
-          }
-          default:
-            return sendError(res, 404, 'NOT_FOUND', `no route ${path}; try /healthz, /stats or /metrics`);
+        if (path === '/healthz') {
+          return opts.healthy() ? sendJson(res, 200, { ok: true }) : sendError(res, 503, 'SERVICE_UNAVAILABLE', `${opts.name} is stopping`);
         }
+        if (path === '/metrics') {
+          const m = await renderMetrics(opts.registry);
+          res.writeHead(200, { 'content-type': m.contentType });
+          res.end(m.body);
+          return;
+        }
+        const route = Object.hasOwn(opts.routes, path) ? opts.routes[path] : undefined;
+        if (route) return sendJson(res, 200, route());
+        return sendError(res, 404, 'NOT_FOUND', `no route ${path}; try ${known}`);
       } catch (err) {
         opts.logger.error({ err }, 'status request failed');
         if (!res.headersSent) sendError(res, 500, 'INTERNAL', 'internal error');
