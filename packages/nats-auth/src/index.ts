@@ -1,5 +1,5 @@
 export { NatsAuthError, NatsAuthErrorCode } from './errors.js';
-export { createNKey, keyPairFromSeed, isPublicKey, signWithSeed, verifySignature } from './keys.js';
+export { createNKey, keyPairFromSeed, isPublicKey, signWithSeed, verifySignature, nkeySigner, nkeyVerifier } from './keys.js';
 export { renderCreds, parseCreds, describeJwt } from './creds.js';
 export {
   APP_ACCOUNT_LIMITS,
@@ -18,7 +18,7 @@ export {
 export { CLAIMS_UPDATE_SUBJECT, pushAccountJwt } from './push.js';
 export { createOperatorSetup } from './setup.js';
 
-export type { NKey, NKeyRole } from './keys.js';
+export type { NKey, NKeyRole, NKeySigner, NKeyVerifier } from './keys.js';
 export type { JwtSummary } from './creds.js';
 export type { EncodeAppAccountOptions, EncodeSiteAccountOptions, MintUserOptions } from './claims.js';
 export type { OperatorSetup } from './setup.js';
