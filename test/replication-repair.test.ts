@@ -61,7 +61,8 @@ describe('replication repair and prune', () => {
     await using site = await startReplicationSite();
     const up = site.upstream;
     const a = await pushTestImage({ registry: up, repository: 'team/a', tag: 'v1', layers: 2, sharedLayerFrom: 'base', layerBytes: 64 * 1024 });
-    const b = await pushTestImage({ registry: up, repository: 'team/b', tag: 'v1', layers: 2, sharedLayerFrom: 'base', layerBytes: 4 * MiB });
+    // big enough that the blob cannot sit whole in loopback socket buffers while the reader pauses
+    const b = await pushTestImage({ registry: up, repository: 'team/b', tag: 'v1', layers: 2, sharedLayerFrom: 'base', layerBytes: 24 * MiB });
     const sat = await site.start({ GC_GRACE_S: '0', DRIFT_CHECK_INTERVAL_S: '0' });
     const host = new URL(sat.registryUrl).host;
     const registries = { up: up.url };
