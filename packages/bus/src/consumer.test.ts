@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, headers } from '@nats-io/transport-node';
 import { consumer, hubStreams, SCHEMA_HEADER, type StreamSpec } from '@uplink/contracts';
-import { createLogger } from '@uplink/observability';
+import { createLogger, currentTraceId, withNewTrace } from '@uplink/observability';
 import { startHub, waitFor } from '@uplink/testkit';
 import { runConsumer } from './consumer.js';
 import { RetryableError } from './errors.js';
@@ -106,6 +106,29 @@ describe('bus', () => {
       }, { what: 'publish after restart', timeoutMs: 30_000 });
       await waitFor(() => seen.has(3), { what: 'message after server restart', timeoutMs: 40_000 });
       expect(runner.starts).toBeGreaterThanOrEqual(2);
+      await runner.stop();
+    } finally {
+      await nc.close();
+    }
+  });
+
+  it('carries the W3C trace context from publish to handler', async () => {
+    await using hub = await startHub();
+    const nc = await connect({ servers: hub.url });
+    try {
+      await provisionStreams(await jetstreamManager(nc), hubStreams);
+      let published: string | undefined;
+      await withNewTrace(async () => {
+        published = currentTraceId();
+        await publishMessage(nc, 'uplink.telemetry.edge-01.applied', 'state-applied', applied(7));
+      });
+      expect(published).toMatch(/^[0-9a-f]{32}$/);
+      const stored = await (await jetstreamManager(nc)).streams.getMessage('TELEMETRY', { seq: 1 });
+      expect(stored?.header.get('traceparent')).toContain(published!);
+      let seen: string | undefined;
+      const runner = runConsumer({ nc, stream: 'TELEMETRY', consumer: spec, type: 'state-applied', logger, handler: async () => void (seen = currentTraceId()) });
+      await waitFor(() => seen, { what: 'handler ran' });
+      expect(seen).toBe(published);
       await runner.stop();
     } finally {
       await nc.close();
