@@ -9,6 +9,7 @@ export { HybridTransport } from './hybrid-transport.js';
 export { nestLogger } from './nest-logger.js';
 export { BusError, BusErrorCode, InvalidMessageError, RetryableError, isInvalidMessage } from './errors.js';
 export { backoffDelay, sleep, retry } from './backoff.js';
+export { startLinkMonitor } from './link-monitor.js';
 
 export type { ConnectOptions } from './connection.js';
 export type { PublishOptions } from './publish.js';
@@ -17,4 +18,5 @@ export type { ConsumerRunner, ConsumerRunnerOptions, MessageContext, MessageHand
 export type { JetStreamTransportOptions } from './nest-transport.js';
 export type { TransportServer, TransportRoute } from './hybrid-transport.js';
 export type { BackoffOptions } from './backoff.js';
+export type { LinkMonitor, LinkMonitorOptions } from './link-monitor.js';
 export type { DeadLetterOptions } from './dead-letter.js';

@@ -4,14 +4,13 @@ import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { z } from 'zod';
 import { SIGNATURE_HEADER, siteDurables, siteStreams, subjects, type Command, type CommandResult, type ExecutorEnv } from '@uplink/contracts';
-import { connectNats, provisionStream, publishToOutbox, retry, RetryableError, runConsumer, type ConsumerRunner, type MessageContext } from '@uplink/bus';
+import { connectNats, provisionStream, publishToOutbox, retry, RetryableError, runConsumer, type ConsumerRunner, type MessageContext, startLinkMonitor, type LinkMonitor } from '@uplink/bus';
 import { createLogger, type Logger } from '@uplink/observability';
 import { startCatchUp, type CatchUp } from './catch-up.js';
 import { checkCommand, runAction } from './execute.js';
 import { openExecutionStore, type ExecutionStore } from './execution-store.js';
 import { createStandaloneHost, type ExecutorHost } from './host.js';
 import { createIntake } from './intake.js';
-import { startLinkMonitor, type LinkMonitor } from './link.js';
 import { redact } from './output.js';
 import { createCommandVerifier } from './verify.js';
 
@@ -225,7 +224,9 @@ export async function startExecutor(config: ExecutorSettings, opts: StartExecuto
       monitor = startLinkMonitor({
         monitorUrl: config.LEAF_MONITOR_URL,
         logger: log,
-        onChange: (linked) => {
+        onObserve: (linked, changed) => {
+          if (!changed) return;
+          log.info({ linked }, linked ? 'link to hub up' : 'link to hub down');
           if (linked) catchUp?.request('link up');
         },
       });

@@ -15,14 +15,7 @@ import {
   type DesiredState,
   type SatelliteEnv,
 } from '@uplink/contracts';
-import {
-  connectNats,
-  InvalidMessageError,
-  provisionStreams,
-  retry,
-  runConsumer,
-  type ConsumerRunner,
-} from '@uplink/bus';
+import { connectNats, InvalidMessageError, provisionStreams, retry, runConsumer, type ConsumerRunner, startLinkMonitor, type LinkMonitor } from '@uplink/bus';
 import { createLogger, startStatusServer, type Logger } from '@uplink/observability';
 import { createPullThrough, openContentStore, type GcResult, type PullThrough } from '@uplink/oci';
 import { applyDesiredState, type Realise } from './apply.js';
@@ -30,7 +23,6 @@ import { startCatchUp, type CatchUp } from './catch-up.js';
 import { credentialsFromJson, type CredentialsFor } from './credentials.js';
 import { outboxFromForwarder, startHeartbeat, type HeartbeatHandle } from './heartbeat.js';
 import { createIntake } from './intake.js';
-import { startLinkMonitor, type LinkMonitor } from './link.js';
 import { createSatelliteMetrics } from './metrics.js';
 import { startAppliedReporter, type AppliedReporter } from './report.js';
 import { startRegistryServer } from './registry-server.js';

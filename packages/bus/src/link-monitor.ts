@@ -1,30 +1,43 @@
 // Watches the leaf's link to the hub through the leaf's monitoring endpoint (/leafz): the only way an
 // edge process learns, without asking across the WAN, that the link came back.
-import { sleep } from '@uplink/bus';
+import { sleep } from './backoff.js';
 import type { Logger } from '@uplink/observability';
 
 export interface LinkMonitor {
+  /** the last observation, undefined before the first one */
   readonly linked: boolean | undefined;
   stop(): Promise<void>;
 }
 
-export function startLinkMonitor(opts: { monitorUrl: string; logger: Logger; onChange: (linked: boolean) => void; intervalMs?: number }): LinkMonitor {
+export interface LinkMonitorOptions {
+  /** monitoring URL of the leaf server, e.g. http://127.0.0.1:8222 */
+  monitorUrl: string;
+  /** called on every observation; `changed` is true when it differs from the previous one */
+  onObserve: (linked: boolean, changed: boolean) => void;
+  logger: Logger;
+  /** @default 1_000 */
+  intervalMs?: number;
+}
+
+export function startLinkMonitor(opts: LinkMonitorOptions): LinkMonitor {
   const interval = opts.intervalMs ?? 1_000;
   const url = `${opts.monitorUrl.replace(/\/+$/, '')}/leafz`;
   const abort = new AbortController();
   let linked: boolean | undefined;
-  let warned = false;
+  let unreachableLogged = false;
 
   async function observe(): Promise<boolean> {
     try {
       const res = await fetch(url, { signal: AbortSignal.any([abort.signal, AbortSignal.timeout(Math.max(interval, 1_000))]) });
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
       const body = (await res.json()) as { leafnodes?: unknown };
-      warned = false;
+      unreachableLogged = false;
       return typeof body.leafnodes === 'number' && body.leafnodes > 0;
     } catch (err) {
-      if (!warned && !abort.signal.aborted) opts.logger.warn({ url, err: (err as Error).message }, 'leaf monitoring endpoint not reachable; treating the link as down');
-      warned = true;
+      if (!unreachableLogged && !abort.signal.aborted) {
+        opts.logger.warn({ url, err: (err as Error).message }, 'leaf monitoring endpoint not reachable; treating the link as down');
+        unreachableLogged = true;
+      }
       return false;
     }
   }
@@ -33,14 +46,12 @@ export function startLinkMonitor(opts: { monitorUrl: string; logger: Logger; onC
     while (!abort.signal.aborted) {
       const now = await observe();
       if (abort.signal.aborted) break;
-      if (now !== linked) {
-        linked = now;
-        opts.logger.info({ linked: now }, now ? 'link to hub up' : 'link to hub down');
-        try {
-          opts.onChange(now);
-        } catch (err) {
-          opts.logger.error({ err }, 'link observer failed');
-        }
+      const changed = now !== linked;
+      linked = now;
+      try {
+        opts.onObserve(now, changed);
+      } catch (err) {
+        opts.logger.error({ err }, 'link observer failed');
       }
       await sleep(interval, abort.signal);
     }
