@@ -90,6 +90,12 @@ interface Source {
   /** messages we nakked that have not come back yet */
   nakked: number;
   state: StreamInfo['state'] | undefined;
+  /**
+   * whether a message of this source reached the hub since the last failure: the hub's interest in
+   * each subject comes back over a restored leaf link one subject at a time, so every source probes
+   * with one message before it sends a batch (else a batch can land out of order)
+   */
+  verified: boolean;
 }
 
 export async function startForwarder(config: ForwarderSettings, opts: StartForwarderOptions = {}): Promise<ForwarderHandle> {
@@ -117,6 +123,7 @@ export async function startForwarder(config: ForwarderSettings, opts: StartForwa
       consumer: undefined,
       drops: createDropTracker(0),
       nakked: 0,
+      verified: false,
       state: undefined,
     },
     telemetry: {
@@ -126,6 +133,7 @@ export async function startForwarder(config: ForwarderSettings, opts: StartForwa
       consumer: undefined,
       drops: createDropTracker(0),
       nakked: 0,
+      verified: false,
       state: undefined,
     },
   };
@@ -373,8 +381,9 @@ export async function startForwarder(config: ForwarderSettings, opts: StartForwa
         if (pause > 0) await sleep(pause, abort.signal);
         if (abort.signal.aborted) break;
         wake = new AbortController();
-        // while the hub is unreachable, probe with the oldest message only
-        const limit = failures > 0 ? 1 : config.BATCH_SIZE;
+        // while the hub is unreachable, and for each source until one of its messages got through,
+        // probe with the oldest message only
+        const limitOf = (src: Source) => (failures > 0 || !src.verified ? 1 : config.BATCH_SIZE);
         let picked: { s: Source; msgs: JsMsg[] } | undefined;
         if (prefetched) {
           const { s, msgs } = prefetched;
@@ -383,7 +392,7 @@ export async function startForwarder(config: ForwarderSettings, opts: StartForwa
           if (got.length > 0) picked = { s, msgs: got };
         }
         for (const s of picked ? [] : order) {
-          const n = Math.min(limit, await waiting(s));
+          const n = Math.min(limitOf(s), await waiting(s));
           if (n === 0) continue;
           const msgs = await fetchBatch(s, n);
           if (msgs.length > 0) {
@@ -398,8 +407,8 @@ export async function startForwarder(config: ForwarderSettings, opts: StartForwa
         }
         const { s, msgs } = picked;
         // a full batch means more may wait: fetch it while this one crosses the WAN
-        if (failures === 0 && msgs.length === limit) {
-          const more = Math.min(limit, await waiting(s));
+        if (failures === 0 && s.verified && msgs.length === config.BATCH_SIZE) {
+          const more = Math.min(config.BATCH_SIZE, await waiting(s));
           if (more > 0) {
             const next = fetchBatch(s, more);
             next.catch(() => undefined);
@@ -410,12 +419,14 @@ export async function startForwarder(config: ForwarderSettings, opts: StartForwa
         if (killed) return;
         paceAt = Math.max(paceAt, Date.now()) + (r.forwarded * 1_000) / config.DRAIN_RATE;
         if (r.error === undefined) {
+          s.verified = true;
           if (failures > 0) log.info({ failures, outageMs: Date.now() - outageSince, backlog: stats().backlog.messages }, 'hub reachable again, draining OUTBOX');
           failures = 0;
           setReachable(true);
           continue;
         }
         await release();
+        for (const src of order) src.verified = false;
         failures++;
         failedAttempts++;
         metrics.publishFailures.inc();
