@@ -10,6 +10,8 @@ import { CliError } from './errors.js';
 
 interface LocalOptions {
   dir: string;
+  /** database name (Postgres) @default 'uplink_dev' */
+  database?: string;
   taken: Set<number>;
   onStop: (stop: () => Promise<void>) => void;
 }
@@ -36,7 +38,8 @@ async function pgAccepts(url: string): Promise<boolean> {
 }
 
 export async function startPostgres(o: LocalOptions): Promise<string> {
-  if (await pgAccepts('postgres://postgres@127.0.0.1:5432/postgres')) return 'postgres://postgres@127.0.0.1:5432/uplink_dev';
+  const database = o.database ?? 'uplink_dev';
+  if (await pgAccepts('postgres://postgres@127.0.0.1:5432/postgres')) return `postgres://postgres@127.0.0.1:5432/${database}`;
   const root = '/usr/lib/postgresql';
   const version = existsSync(root) ? readdirSync(root).sort().pop() : undefined;
   if (!version) throw new CliError('no Postgres answers on 127.0.0.1:5432 and none is installed: set DATABASE_URL, or install postgresql');
@@ -56,7 +59,7 @@ export async function startPostgres(o: LocalOptions): Promise<string> {
   const proc = startProcess(...run(`${bin}/postgres`, ['-D', o.dir, '-p', String(port), '-k', o.dir, '-c', 'listen_addresses=127.0.0.1']));
   await waitForPort(port, 30_000);
   o.onStop(() => proc.stop('SIGINT'));
-  return `postgres://postgres@127.0.0.1:${port}/uplink_dev`;
+  return `postgres://postgres@127.0.0.1:${port}/${database}`;
 }
 
 export async function startRedis(o: LocalOptions): Promise<string> {

@@ -57,6 +57,11 @@ interface Child {
   proc: ChildProcess;
 }
 
+/** One database per data directory, so two checkouts (or data dirs) never share a fleet. */
+function devDatabaseName(data: string): string {
+  return `uplink_dev_${createHash('sha256').update(data).digest('hex').slice(0, 10)}`;
+}
+
 export function devCommand(program: Command): void {
   program
     .command('dev')
@@ -133,7 +138,7 @@ async function runDev(o: DevOptions): Promise<void> {
     say(`hub nats-server ${hub.url} (leaf ${hub.leafUrl})`);
 
     // Postgres and Redis: the given URLs, else the local servers, else private ones in the data dir
-    const pgUrl = process.env.DATABASE_URL ?? (await startPostgres({ dir: join(data, 'postgres'), taken, onStop: (f) => stops.push(f) }));
+    const pgUrl = process.env.DATABASE_URL ?? (await startPostgres({ dir: join(data, 'postgres'), database: devDatabaseName(data), taken, onStop: (f) => stops.push(f) }));
     await ensureDatabase(pgUrl);
     const redisUrl = process.env.REDIS_URL ?? (await startRedis({ dir: join(data, 'redis'), taken, onStop: (f) => stops.push(f) }));
     say(`postgres ${pgUrl.replace(/\/\/[^@]*@/, '//')}, redis ${redisUrl}`);
