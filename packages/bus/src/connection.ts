@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '@uplink/observability';
+import { retry } from './backoff.js';
 
 export interface ConnectOptions {
   /** one URL or several, comma separated */
@@ -83,4 +84,20 @@ export function drainOnSignal(nc: NatsConnection, log: Logger, beforeDrain: () =
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
   };
+}
+
+/**
+ * Connect an edge process to its site's leaf server, which may start later: keep trying the first
+ * connect with backoff (a warning on the first failure and every 20th), until `signal` aborts.
+ */
+export async function connectLeaf(opts: Omit<ConnectOptions, 'waitOnFirstConnect'> & { signal: AbortSignal }): Promise<NatsConnection> {
+  const { signal, ...connect } = opts;
+  return retry(() => connectNats({ ...connect, waitOnFirstConnect: false }), {
+    signal,
+    initialMs: 250,
+    maxMs: 5_000,
+    onError: (err, attempt) => {
+      if (attempt === 1 || attempt % 20 === 0) opts.logger.warn({ err: (err as Error).message, attempt }, 'leaf server not reachable yet, retrying');
+    },
+  });
 }

@@ -4,7 +4,7 @@ import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { z } from 'zod';
 import { SIGNATURE_HEADER, siteDurables, siteStreams, subjects, type Command, type CommandResult, type ExecutorEnv } from '@uplink/contracts';
-import { connectNats, provisionStream, publishToOutbox, retry, RetryableError, runConsumer, type ConsumerRunner, type MessageContext, startLinkMonitor, type LinkMonitor } from '@uplink/bus';
+import { provisionStream, publishToOutbox, retry, RetryableError, runConsumer, type ConsumerRunner, type MessageContext, startLinkMonitor, type LinkMonitor, connectLeaf } from '@uplink/bus';
 import { createLogger, type Logger } from '@uplink/observability';
 import { startCatchUp, type CatchUp } from './catch-up.js';
 import { checkCommand, runAction } from './execute.js';
@@ -166,17 +166,7 @@ export async function startExecutor(config: ExecutorSettings, opts: StartExecuto
   }
 
   async function run(): Promise<void> {
-    const conn = await retry(
-      () => connectNats({ servers: config.NATS_URL, name: `uplink-executor-${sat}`, logger: log, credsFile: config.NATS_CREDS, waitOnFirstConnect: false }),
-      {
-        signal: abort.signal,
-        initialMs: 250,
-        maxMs: 5_000,
-        onError: (err, attempt) => {
-          if (attempt === 1 || attempt % 20 === 0) log.warn({ err: (err as Error).message, attempt }, 'leaf server not reachable yet, retrying');
-        },
-      },
-    );
+    const conn = await connectLeaf({ servers: config.NATS_URL, name: `uplink-executor-${sat}`, logger: log, credsFile: config.NATS_CREDS, signal: abort.signal });
     nc = conn;
     if (closing) return;
 

@@ -9,7 +9,7 @@ import { jetstreamManager, type Consumer, type JetStreamManager, type JsMsg, typ
 import { headers as natsHeaders, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import type { z } from 'zod';
 import { consumer, outboxTarget, siteStreams, subjects, type ConsumerSpec, type ForwarderEnv } from '@uplink/contracts';
-import { backoffDelay, connectNats, deadLetter, jsFor, provisionStreams, retry, sleep, createBatchPublisher, type BatchPublisher, type Outgoing } from '@uplink/bus';
+import { backoffDelay, deadLetter, jsFor, provisionStreams, retry, sleep, createBatchPublisher, type BatchPublisher, type Outgoing, connectLeaf } from '@uplink/bus';
 import { createLogger, startStatusServer, type Logger } from '@uplink/observability';
 import { createDropTracker, type DropTracker } from './drops.js';
 import { firstSeqNotOlderThan, planByteTrim } from './limits.js';
@@ -178,17 +178,7 @@ export async function startForwarder(config: ForwarderSettings, opts: StartForwa
   const nudge = () => wake.abort();
 
   async function run(): Promise<void> {
-    const conn = await retry(
-      () => connectNats({ servers: config.NATS_URL, name: `uplink-forwarder-${sat}`, logger: log, credsFile: config.NATS_CREDS, waitOnFirstConnect: false }),
-      {
-        signal: abort.signal,
-        initialMs: 250,
-        maxMs: 5_000,
-        onError: (err, attempt) => {
-          if (attempt === 1 || attempt % 20 === 0) log.warn({ err: (err as Error).message, attempt }, 'leaf server not reachable yet, retrying');
-        },
-      },
-    );
+    const conn = await connectLeaf({ servers: config.NATS_URL, name: `uplink-forwarder-${sat}`, logger: log, credsFile: config.NATS_CREDS, signal: abort.signal });
     nc = conn;
     if (closing) return;
     const jsm = await retry(

@@ -15,7 +15,7 @@ import {
   type DesiredState,
   type SatelliteEnv,
 } from '@uplink/contracts';
-import { connectNats, InvalidMessageError, provisionStreams, retry, runConsumer, type ConsumerRunner, startLinkMonitor, type LinkMonitor } from '@uplink/bus';
+import { InvalidMessageError, provisionStreams, retry, runConsumer, type ConsumerRunner, startLinkMonitor, type LinkMonitor, connectLeaf } from '@uplink/bus';
 import { createLogger, startStatusServer, type Logger } from '@uplink/observability';
 import { createPullThrough, openContentStore, type GcResult, type PullThrough } from '@uplink/oci';
 import { applyDesiredState, type Realise } from './apply.js';
@@ -287,17 +287,7 @@ export async function startSatellite(config: SatelliteSettings, opts: StartSatel
 
   async function run(): Promise<void> {
     // the leaf may start after the satellite: keep trying the first connect, abortable by close()
-    const conn = await retry(
-      () => connectNats({ servers: config.NATS_URL, name: `uplink-satellite-${sat}`, logger: log, credsFile: config.NATS_CREDS, waitOnFirstConnect: false }),
-      {
-        signal: abort.signal,
-        initialMs: 250,
-        maxMs: 5_000,
-        onError: (err, attempt) => {
-          if (attempt === 1 || attempt % 20 === 0) log.warn({ err: (err as Error).message, attempt }, 'leaf server not reachable yet, retrying');
-        },
-      },
-    );
+    const conn = await connectLeaf({ servers: config.NATS_URL, name: `uplink-satellite-${sat}`, logger: log, credsFile: config.NATS_CREDS, signal: abort.signal });
     nc = conn;
     events.attach(conn);
     if (closing) {
