@@ -101,3 +101,26 @@ export async function connectLeaf(opts: Omit<ConnectOptions, 'waitOnFirstConnect
     },
   });
 }
+
+/**
+ * Close a process's handle on SIGTERM/SIGINT, then exit (0 when it closed cleanly, 1 on an error or
+ * after 10 s). For processes whose handle owns its connections.
+ */
+export function closeOnSignal(log: Logger, close: () => Promise<unknown>): void {
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping');
+    setTimeout(() => process.exit(1), 10_000).unref();
+    close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'error while stopping');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}

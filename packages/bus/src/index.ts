@@ -1,4 +1,4 @@
-export { connectNats, connectLeaf, drainOnSignal } from './connection.js';
+export { connectNats, connectLeaf, drainOnSignal, closeOnSignal } from './connection.js';
 export { provisionStream, provisionStreams, provisionConsumer } from './provision.js';
 export { publishMessage, publishToOutbox, messageHeaders, encodeBody, jsFor } from './publish.js';
 export { runConsumer } from './consumer.js';

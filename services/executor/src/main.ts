@@ -1,4 +1,5 @@
 // The standalone executor process: validated environment, start, stop on SIGTERM/SIGINT.
+import { closeOnSignal } from '@uplink/bus';
 import { ConfigError, ExecutorEnv, loadEnv } from '@uplink/contracts';
 import { createLogger } from '@uplink/observability';
 import { startExecutor, type ExecutorSettings } from './executor.js';
@@ -14,22 +15,7 @@ try {
 const log = createLogger({ service: 'executor', level: env.LOG_LEVEL });
 try {
   const handle = await startExecutor(env, { logger: log });
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'stopping');
-    setTimeout(() => process.exit(1), 10_000).unref();
-    handle.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        log.error({ err }, 'error while stopping');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  closeOnSignal(log, () => handle.close());
 } catch (err) {
   log.fatal({ err }, 'executor failed to start');
   process.exit(1);

@@ -1,4 +1,5 @@
 // The satellite process: validate the environment, start, stop cleanly on SIGTERM/SIGINT.
+import { closeOnSignal } from '@uplink/bus';
 import { ConfigError, loadEnv, SatelliteEnv } from '@uplink/contracts';
 import { createLogger } from '@uplink/observability';
 import { startSatellite } from './satellite.js';
@@ -20,23 +21,7 @@ process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejectio
 
 try {
   const satellite = await startSatellite(config, { logger: log });
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'stopping');
-    const force = setTimeout(() => process.exit(1), 10_000);
-    force.unref();
-    satellite.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        log.error({ err }, 'error while stopping');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  closeOnSignal(log, () => satellite.close());
 } catch (err) {
   const e = err as { code?: string; message?: string };
   log.fatal({ code: e.code, err }, `satellite cannot start: ${e.message ?? String(err)}`);
