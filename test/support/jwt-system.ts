@@ -38,7 +38,14 @@ export interface JwtSystem extends AsyncDisposable {
   join(name: string): Promise<JoinedSite>;
 }
 
-export async function startJwtSystem(opts: { siteJwtTtlS?: number; withCommands?: boolean } = {}): Promise<JwtSystem> {
+export interface JwtSystemOptions {
+  siteJwtTtlS?: number;
+  withCommands?: boolean;
+  /** the hub serves leafnodes over TLS only; registration hands sites `caFile` (LEAF_CA_FILE) */
+  leafTls?: { certFile: string; keyFile: string; caFile: string };
+}
+
+export async function startJwtSystem(opts: JwtSystemOptions = {}): Promise<JwtSystem> {
   const cleanups: (() => PromiseLike<unknown>)[] = [];
   const dispose = async () => {
     for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
@@ -53,6 +60,7 @@ export async function startJwtSystem(opts: { siteJwtTtlS?: number; withCommands?
         systemAccount: setup.system.publicKey,
         preload: { [setup.system.publicKey]: setup.system.jwt, [setup.app.publicKey]: setup.app.jwt },
       },
+      ...(opts.leafTls ? { leafTls: { certFile: opts.leafTls.certFile, keyFile: opts.leafTls.keyFile } } : {}),
     });
     cleanups.push(() => hub[Symbol.asyncDispose]());
     const pg = await createPgSchema('sec');
@@ -78,6 +86,7 @@ export async function startJwtSystem(opts: { siteJwtTtlS?: number; withCommands?
         HUB_LEAF_URL: hub.leafUrl,
         COMMAND_SIGNING_KEY: signing.publicKey,
         SITE_JWT_TTL_S: String(opts.siteJwtTtlS ?? 3_600),
+        ...(opts.leafTls ? { LEAF_CA_FILE: opts.leafTls.caFile } : {}),
       }),
       { logger },
     );

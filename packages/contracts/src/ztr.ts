@@ -82,10 +82,17 @@ export const ZtrEnv = z.object({
   NATS_APP_SIGNING_SEED: nkeySeedOf('account', 'A').optional().describe('seed of a signing key of the application account: signs the sites\' activation tokens'),
   NATS_SITE_SIGNING_SEED: nkeySeedOf('account', 'A').optional().describe('seed of the key that issues site device users (a signing key of every site account)'),
   NATS_SYSTEM_CREDS: z.string().optional().describe('creds file of a system account user: pushes site account JWTs to the hub'),
-  HUB_LEAF_URL: z.string().default('nats-leaf://127.0.0.1:7422').describe('leafnode URL sites connect to'),
+  HUB_LEAF_URL: z
+    .url({
+      protocol: /^(nats-leaf|nats|tls|wss?)$/,
+      hostname: z.regexes.hostname,
+      error: 'must be one leafnode URL: nats-leaf://host:7422, or tls://host:7422 when the hub serves leafnodes over TLS',
+    })
+    .default('nats-leaf://127.0.0.1:7422')
+    .describe('leafnode URL sites connect to; `tls://host:7422` when the hub\'s leafnode listener has TLS'),
   HUB_DOMAIN: z.string().default('hub').describe('JetStream domain of the hub, told to sites'),
   COMMAND_SIGNING_KEY: z.string().regex(/^[A-Z][A-Z2-7]{55}$/, 'must be an nkey public key').optional().describe('public nkey of the command service, told to sites'),
-  LEAF_CA_FILE: z.string().optional().describe('PEM CA bundle of the hub leafnode TLS, handed to sites'),
+  LEAF_CA_FILE: z.string().min(1).optional().describe('PEM CA bundle that signed the hub\'s leafnode TLS certificate, handed to sites (their leaf trusts only it); unset with a `tls://` HUB_LEAF_URL = the sites\' system CAs'),
   SITE_REGISTRY_CREDENTIALS: z.string().optional().describe('read-only upstream registry credentials handed to sites, JSON `{"<registry url or host>": {"username": "…", "password": "…"}}`'),
   HARBOR_URL: z.url({ protocol: /^https?$/ }).optional().describe('Harbor whose per-site pull-only robot accounts (API v2.0) registration creates for each registering site; unset = none'),
   HARBOR_USERNAME: z.string().optional().describe('Harbor user allowed to manage robot accounts'),

@@ -6,7 +6,7 @@ export { createPgSchema, baseDatabaseUrl, withSearchPath } from './pg.js';
 
 export type { WaitOptions } from './wait.js';
 export type { Proc, TempDir } from './process.js';
-export type { NatsServer, Hub, HubOptions, HubOperatorMode, LeafOptions } from './nats.js';
+export type { NatsServer, Hub, HubOptions, HubOperatorMode, HubLeafTls, LeafOptions } from './nats.js';
 export type { LinkProxy } from './proxy.js';
 export type { PgSchema } from './pg.js';
 export { startUpstreamRegistry } from './registry.js';

@@ -34,6 +34,18 @@ export interface HubOptions {
    * preloaded; a `full` resolver in `<dir>/jwt` keeps JWTs pushed at runtime. @default no auth
    */
   operator?: HubOperatorMode;
+  /**
+   * Serve the leafnode listener over TLS only; the hub's `leafUrl` is then `tls://…`. Leaves need the
+   * CA in their remote's `tls { ca_file }`. @default plain TCP
+   */
+  leafTls?: HubLeafTls;
+}
+
+export interface HubLeafTls {
+  /** PEM server certificate (chain) of the leafnode listener; its SAN must name the host leaves dial */
+  certFile: string;
+  /** PEM private key of `certFile` */
+  keyFile: string;
 }
 
 export interface HubOperatorMode {
@@ -128,15 +140,19 @@ async function launch(
 export async function startHub(opts: HubOptions = {}): Promise<Hub> {
   const domain = opts.domain ?? 'hub';
   const leafPort = opts.leafPort ?? (await freePort());
+  const tls = opts.leafTls
+    ? // a handshake timeout above the 2 s default: a loaded machine (or a long link) must not fail the link
+      `\n  tls { cert_file: ${JSON.stringify(opts.leafTls.certFile)}, key_file: ${JSON.stringify(opts.leafTls.keyFile)}, timeout: 5 }\n`
+    : ' ';
   const server = await launch(
     'hub',
     domain,
     (store) =>
-      `jetstream { store_dir: ${JSON.stringify(store)}, domain: ${domain} }\nleafnodes { listen: "127.0.0.1:${leafPort}" }` +
+      `jetstream { store_dir: ${JSON.stringify(store)}, domain: ${domain} }\nleafnodes { listen: "127.0.0.1:${leafPort}"${tls}}` +
       (opts.operator ? `\n${operatorConfig(opts.operator, join(store, '..', 'jwt'))}` : ''),
     opts,
   );
-  return Object.assign(server, { leafPort, leafUrl: `nats-leaf://127.0.0.1:${leafPort}` });
+  return Object.assign(server, { leafPort, leafUrl: `${opts.leafTls ? 'tls' : 'nats-leaf'}://127.0.0.1:${leafPort}` });
 }
 
 function operatorConfig(op: HubOperatorMode, resolverDir: string): string {

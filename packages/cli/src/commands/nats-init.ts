@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { ZtrEnv } from '@uplink/contracts';
 import { createOperatorSetup } from '@uplink/nats-auth';
 import { CliError } from '../errors.js';
 
@@ -14,8 +15,10 @@ export function natsInitCommand(program: Command): void {
     .description('generate the NATS operator, system and application accounts, the hub auth config and the services\' creds')
     .requiredOption('--out <dir>', 'directory to write into (must not hold a setup already)')
     .option('--resolver-dir <dir>', 'where the hub keeps pushed account JWTs', '/data/jwt')
-    .option('--hub-leaf-url <url>', 'leafnode URL sites connect to', 'nats-leaf://hub.example.com:7422')
+    .option('--hub-leaf-url <url>', 'leafnode URL sites connect to (tls://host:7422 when the hub serves leafnodes over TLS)', 'nats-leaf://hub.example.com:7422')
     .action(async (o: { out: string; resolverDir: string; hubLeafUrl: string }) => {
+      const leafUrl = ZtrEnv.shape.HUB_LEAF_URL.safeParse(o.hubLeafUrl);
+      if (!leafUrl.success) throw new CliError(`--hub-leaf-url ${o.hubLeafUrl}: ${leafUrl.error.issues[0]?.message ?? 'not a leafnode URL'}`);
       const out = resolve(o.out);
       if (existsSync(join(out, 'operator.json'))) throw new CliError(`${out} already holds a setup: keep it (its keys sign every site) or choose another --out`);
       await mkdir(out, { recursive: true, mode: 0o700 });

@@ -1,5 +1,6 @@
 // Zero-touch registration from the validated environment: the NATS keys (ZTR is off when they are
 // unset), a system account connection for pushing site accounts, Redis for the rate limits.
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
@@ -28,7 +29,7 @@ export async function startZtr(env: Env, deps: { pool: Pool; logger: Logger }): 
     throw new ConfigError(`invalid configuration:\n  zero-touch registration needs all of ${NATS_KEYS.join(', ')}; missing ${NATS_KEYS.filter((k) => env[k] === undefined).join(', ')}`);
   }
   const registryCredentials = parseRegistryCredentials(env.SITE_REGISTRY_CREDENTIALS);
-  const caBundle = env.LEAF_CA_FILE ? readFileSync(env.LEAF_CA_FILE, 'utf8') : undefined;
+  const caBundle = env.LEAF_CA_FILE ? readCaBundle(env.LEAF_CA_FILE) : undefined;
   if (env.HARBOR_URL && (!env.HARBOR_USERNAME || env.HARBOR_PASSWORD === undefined)) {
     throw new ConfigError('invalid configuration:\n  HARBOR_URL needs HARBOR_USERNAME and HARBOR_PASSWORD');
   }
@@ -60,6 +61,13 @@ export async function startZtr(env: Env, deps: { pool: Pool; logger: Logger }): 
       siteSigner: env.NATS_SITE_SIGNING_SEED!,
       sys,
     };
+    const tlsScheme = /^(tls|wss):$/.test(new URL(env.HUB_LEAF_URL).protocol);
+    const leafTls = caBundle ? 'ca-bundle' : tlsScheme ? 'system-cas' : 'off';
+    log.info({ hubLeafUrl: env.HUB_LEAF_URL, leafTls }, {
+      'ca-bundle': 'sites link over TLS, trusting only the CA bundle of LEAF_CA_FILE',
+      'system-cas': 'sites link over TLS, trusting their system CAs',
+      off: 'sites link without TLS (set a tls:// HUB_LEAF_URL and LEAF_CA_FILE for TLS)',
+    }[leafTls]);
   } else {
     log.info('zero-touch registration off: no NATS operator keys configured');
   }
@@ -95,6 +103,31 @@ export async function startZtr(env: Env, deps: { pool: Pool; logger: Logger }): 
       for (const c of closers.reverse()) await c().catch(() => undefined);
     },
   };
+}
+
+/** The PEM bundle sites trust for the hub's leafnode certificate: every certificate in it must parse. */
+function readCaBundle(file: string): string {
+  let pem: string;
+  try {
+    pem = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`invalid configuration:\n  LEAF_CA_FILE: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  const certs = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  const bad = certs.findIndex((c) => {
+    try {
+      new X509Certificate(c);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  if (certs.length === 0 || bad >= 0) {
+    throw new ConfigError(
+      `invalid configuration:\n  LEAF_CA_FILE: ${file} ${certs.length === 0 ? 'holds no PEM certificate' : `has an unreadable certificate (number ${bad + 1})`}: give the PEM CA certificate(s) that signed the hub's leafnode certificate`,
+    );
+  }
+  return pem;
 }
 
 function parseRegistryCredentials(json: string | undefined): Record<string, z.infer<typeof RegistryCredential>> {
