@@ -34,7 +34,9 @@ export function arg(name: string, fallback: string): string {
 /** Run a service's main.ts as its own process, like `uplink dev` does. */
 export function startService(entry: string, env: Record<string, string>): ChildProcess & { stopped: Promise<void> } {
   const tsx = createRequire(import.meta.url).resolve('tsx');
-  const child = spawn(process.execPath, ['--conditions=uplink-source', '--import', tsx, join(repoRoot, entry)], {
+  // BENCH_CPU_PROF=<dir>: each service writes a V8 CPU profile there when it exits
+  const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const child = spawn(process.execPath, [...prof, '--conditions=uplink-source', '--import', tsx, join(repoRoot, entry)], {
     env: { ...process.env, LOG_LEVEL: 'error', ...env },
     stdio: ['ignore', 'inherit', 'inherit'],
   });

@@ -4,8 +4,8 @@ import { connect, headers } from '@nats-io/transport-node';
 import { consumer, hubStreams, SCHEMA_HEADER, type StreamSpec } from '@uplink/contracts';
 import { createLogger, currentTraceId, withNewTrace } from '@uplink/observability';
 import { startHub, waitFor } from '@uplink/testkit';
-import { runConsumer } from './consumer.js';
-import { RetryableError } from './errors.js';
+import { runBatchConsumer, runConsumer } from './consumer.js';
+import { InvalidMessageError, RetryableError } from './errors.js';
 import { provisionStream, provisionStreams } from './provision.js';
 import { publishMessage } from './publish.js';
 
@@ -75,6 +75,8 @@ describe('bus', () => {
       expect(deadInfo.state.messages).toBe(3);
       const first = await jsm.streams.getMessage('DEAD', { seq: 1 });
       expect(first?.header.get('Uplink-Dead-Reason')).toMatch(/satellite/);
+      // dead-lettered messages are terminated for good, not left pending for a redelivery
+      await waitFor(async () => (await jsm.consumers.info('TELEMETRY', 'test-applied')).num_ack_pending === 0, { what: 'nothing pending' });
       await runner.stop();
     } finally {
       await nc.close();
@@ -129,6 +131,62 @@ describe('bus', () => {
       const runner = runConsumer({ nc, stream: 'TELEMETRY', consumer: spec, type: 'state-applied', logger, handler: async () => void (seen = currentTraceId()) });
       await waitFor(() => seen, { what: 'handler ran' });
       expect(seen).toBe(published);
+      await runner.stop();
+    } finally {
+      await nc.close();
+    }
+  });
+
+  it('hands over batches, settles each message by its own outcome and retries a failed batch whole', async () => {
+    await using hub = await startHub();
+    const nc = await connect({ servers: hub.url });
+    try {
+      await provisionStreams(await jetstreamManager(nc), hubStreams);
+      // 1..40 published before the runner starts, so the first batches are full
+      for (let r = 1; r <= 40; r++) await publishMessage(nc, 'uplink.telemetry.edge-01.applied', 'state-applied', applied(r));
+      nc.publish('uplink.telemetry.edge-01.applied', 'not json');
+      const sizes: number[] = [];
+      const handled = new Map<number, number>();
+      const dead: string[] = [];
+      let failBatchOnce = true;
+      let failFiveOnce = true;
+      const runner = runBatchConsumer({
+        nc, stream: 'TELEMETRY', consumer: spec, type: 'state-applied', logger, batchMax: 10, batchWaitMs: 20, batchesInFlight: 2,
+        backoff: { initialMs: 50, maxMs: 100 },
+        onDeadLetter: (reason) => dead.push(reason),
+        handler: async (items) => {
+          sizes.push(items.length);
+          if (failBatchOnce && items.some((i) => i.body.revision === 33)) {
+            failBatchOnce = false;
+            throw new RetryableError('database busy');
+          }
+          return items.map(({ body, ctx }) => {
+            expect(ctx.text).toContain(`"revision":${body.revision}`);
+            if (body.revision === 7) return new InvalidMessageError('seven is refused');
+            if (body.revision === 5 && failFiveOnce) {
+              failFiveOnce = false;
+              return new RetryableError('five later');
+            }
+            handled.set(body.revision, (handled.get(body.revision) ?? 0) + 1);
+            return undefined;
+          });
+        },
+      });
+      await runner.ready;
+      await publishMessage(nc, 'uplink.telemetry.edge-01.applied', 'state-applied', applied(41));
+      await waitFor(() => handled.size === 40 && dead.length === 2, { what: 'every message settled', timeoutMs: 30_000 });
+      expect([...handled.keys()].sort((a, b) => a - b)).toEqual(Array.from({ length: 41 }, (_, i) => i + 1).filter((r) => r !== 7));
+      // acked once: nothing handled twice, nothing left pending
+      expect([...handled.values()].every((n) => n === 1)).toBe(true);
+      expect(dead.some((d) => d.includes('seven is refused'))).toBe(true);
+      expect(dead.some((d) => d.includes('missing Uplink-Schema'))).toBe(true);
+      expect(Math.max(...sizes)).toBe(10);
+      expect(sizes.length).toBeLessThan(20);
+      await waitFor(async () => {
+        const info = await (await jetstreamManager(nc)).consumers.info('TELEMETRY', 'test-applied');
+        if (info.num_ack_pending !== 0 || info.num_pending !== 0) throw new Error(JSON.stringify({ ack: info.num_ack_pending, pending: info.num_pending, redelivered: info.num_redelivered }));
+        return true;
+      }, { what: 'nothing pending' });
       await runner.stop();
     } finally {
       await nc.close();

@@ -1,7 +1,7 @@
 export { connectNats, connectLeaf, drainOnSignal, closeOnSignal } from './connection.js';
 export { provisionStream, provisionStreams, provisionConsumer } from './provision.js';
 export { publishMessage, publishToOutbox, messageHeaders, encodeBody, jsFor } from './publish.js';
-export { runConsumer } from './consumer.js';
+export { runConsumer, runBatchConsumer } from './consumer.js';
 export { createBatchPublisher } from './batch-publisher.js';
 export { deadLetter } from './dead-letter.js';
 export { JetStreamTransport } from './nest-transport.js';
@@ -14,7 +14,8 @@ export { startLinkMonitor } from './link-monitor.js';
 export type { ConnectOptions } from './connection.js';
 export type { PublishOptions } from './publish.js';
 export type { BatchPublisher, Outgoing, PublishOutcome as BatchPublishOutcome } from './batch-publisher.js';
-export type { ConsumerRunner, ConsumerRunnerOptions, MessageContext, MessageHandler } from './consumer.js';
+export type { ConsumerRunner, ConsumerRunnerOptions, BatchConsumerRunnerOptions, BatchItem, BatchHandler, MessageContext, MessageHandler } from './consumer.js';
+export type { BatchPatternExtras, BatchSettings } from './nest-transport.js';
 export type { JetStreamTransportOptions } from './nest-transport.js';
 export type { TransportServer, TransportRoute } from './hybrid-transport.js';
 export type { BackoffOptions } from './backoff.js';

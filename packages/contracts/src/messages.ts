@@ -47,6 +47,8 @@ export function schemaHeader(type: MessageType): string {
 export type DecodeResult<T> = { ok: true; value: T; version: number } | { ok: false; reason: string };
 
 /** Validate a message body against the schema its header names; `expected` restricts the type. */
+const utf8 = new TextDecoder();
+
 export function decodeMessage<T extends MessageType>(
   expected: T,
   header: string | undefined,
@@ -62,7 +64,7 @@ export function decodeMessage<T extends MessageType>(
   if (!schema) return { ok: false, reason: `unsupported version ${version} of ${type}` };
   let json: unknown;
   try {
-    json = JSON.parse(typeof body === 'string' ? body : new TextDecoder().decode(body));
+    json = JSON.parse(typeof body === 'string' ? body : utf8.decode(body));
   } catch (err) {
     return { ok: false, reason: `body is not JSON: ${(err as Error).message}` };
   }

@@ -98,8 +98,6 @@ export async function startTelemetryIngest(env: TelemetryIngestConfig, opts: Tel
       ...housekeepingDeps,
     });
     const ingest = new TelemetryIngest(store, cache, metrics, logger, {
-      batchMax: env.INGEST_BATCH_MAX,
-      batchWaitMs: env.INGEST_BATCH_WAIT_MS,
       maxClockSkewMs: env.MAX_CLOCK_SKEW_S * 1000,
       retentionDays: env.RETENTION_DAYS,
     });
@@ -116,17 +114,14 @@ export async function startTelemetryIngest(env: TelemetryIngestConfig, opts: Tel
       new FastifyAdapter(),
       { logger: nestLogger(logger), abortOnError: false },
     );
-    // Nest closes the consumers first (they wait for their handlers, whose batches then flush), and
-    // only then may the pool, Redis and NATS go.
-    cleanups.push(async () => {
-      await app.close();
-      await ingest.flush();
-    });
+    // Nest closes the consumers first (they wait for the batches being written), and only then may the
+    // pool, Redis and NATS go.
+    cleanups.push(() => app.close());
 
     const transport = new JetStreamTransport({
       nc,
       logger,
-      concurrency: env.INGEST_IN_FLIGHT,
+      batch: { batchMax: env.INGEST_BATCH_MAX, batchWaitMs: env.INGEST_BATCH_WAIT_MS, batchesInFlight: env.INGEST_BATCHES_IN_FLIGHT },
       onDeadLetter: (reason, subject, durable) => {
         metrics.deadLetters.inc({ consumer: durable });
         logger.warn({ subject, reason, consumer: durable }, 'telemetry dead-lettered');

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Heartbeat } from '@uplink/contracts';
 import { isInvalidMessage } from '@uplink/bus';
-import { MicroBatcher } from './batcher.js';
 import { imagesReport } from './images.js';
 import { DAY_MS, daysToPrepare, partitionDay, partitionName, partitionsToDrop, retentionStart } from './partitions.js';
 import { latestPerSatellite, messageIdOf, toRecord } from './records.js';
@@ -135,42 +134,5 @@ describe('images report', () => {
       { name: 'edge-02', inventoryKnown: true, images: 1, missing: [{ repository: 'app/db', digest: d('b') }] },
       { name: 'edge-03', inventoryKnown: true, images: 1, missing: [] },
     ]);
-  });
-});
-
-describe('micro-batcher', () => {
-  it('writes full batches at once, partial ones after the wait, and settles each item with its outcome', async () => {
-    const batches: number[][] = [];
-    const b = new MicroBatcher<number>({
-      maxSize: 3,
-      maxWaitMs: 10,
-      write: async (items) => {
-        batches.push(items);
-        return items.map((i) => (i === 4 ? new Error('bad four') : undefined));
-      },
-    });
-    const results = await Promise.allSettled([1, 2, 3, 4, 5].map((i) => b.add(i)));
-    expect(batches).toEqual([[1, 2, 3], [4, 5]]);
-    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
-  });
-
-  it('rejects every item of a failed batch and keeps at most maxConcurrent writes running', async () => {
-    let running = 0;
-    let most = 0;
-    const b = new MicroBatcher<number>({
-      maxSize: 2,
-      maxWaitMs: 1,
-      maxConcurrent: 2,
-      write: async (items) => {
-        most = Math.max(most, ++running);
-        await new Promise((r) => setTimeout(r, 5));
-        running--;
-        if (items.includes(7)) throw new Error('db down');
-      },
-    });
-    const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => b.add(i)));
-    await b.flush();
-    expect(most).toBe(2);
-    expect(results.filter((r) => r.status === 'rejected')).toHaveLength(2);
   });
 });

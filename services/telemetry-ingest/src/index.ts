@@ -1,9 +1,7 @@
 export { startTelemetryIngest, INGEST_DURABLES } from './app.js';
 export { liveness, satelliteStatus } from './status.js';
 export { imagesReport } from './images.js';
-export { MicroBatcher } from './batcher.js';
 
 export type { TelemetryIngestConfig, TelemetryIngestOptions, TelemetryIngestService } from './app.js';
 export type { Liveness, StatusRules } from './status.js';
 export type { SiteImages } from './images.js';
-export type { MicroBatcherOptions } from './batcher.js';

@@ -1,11 +1,11 @@
 // Durable JetStream handlers: one consumer per telemetry kind (nats-server 2.9 has one filter subject
-// per consumer), shared by every instance of the service.
+// per consumer), shared by every instance of the service. Both take batches: per-message work is what
+// limits the ingest rate.
 import { Catch, Controller, Inject, UseFilters, type ExceptionFilter } from '@nestjs/common';
-import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
+import { EventPattern, Payload } from '@nestjs/microservices';
 import { throwError, type Observable } from 'rxjs';
-import type { MessageContext } from '@uplink/bus';
-import type { Heartbeat, SyncEvent } from '@uplink/contracts';
-import type { TelemetryIngest } from './ingest.js';
+import type { BatchItem, BatchPatternExtras } from '@uplink/bus';
+import type { Outcomes, TelemetryIngest } from './ingest.js';
 import { INGEST, JETSTREAM } from './tokens.js';
 
 /**
@@ -19,18 +19,20 @@ class PassErrorsToRunner implements ExceptionFilter {
   }
 }
 
+const BATCH: BatchPatternExtras = { batch: true };
+
 @Controller()
 @UseFilters(new PassErrorsToRunner())
 export class IngestController {
   constructor(@Inject(INGEST) private readonly ingest: TelemetryIngest) {}
 
-  @EventPattern('telemetry-ingest-heartbeat', JETSTREAM)
-  heartbeat(@Payload() body: Heartbeat, @Ctx() ctx: unknown): Promise<void> {
-    return this.ingest.heartbeat(body, ctx as MessageContext);
+  @EventPattern('telemetry-ingest-heartbeat', JETSTREAM, BATCH)
+  heartbeats(@Payload() items: BatchItem<'heartbeat'>[]): Promise<Outcomes> {
+    return this.ingest.heartbeats(items);
   }
 
-  @EventPattern('telemetry-ingest-sync', JETSTREAM)
-  sync(@Payload() body: SyncEvent, @Ctx() ctx: unknown): Promise<void> {
-    return this.ingest.syncEvent(body, ctx as MessageContext);
+  @EventPattern('telemetry-ingest-sync', JETSTREAM, BATCH)
+  syncEvents(@Payload() items: BatchItem<'sync-event'>[]): Promise<Outcomes> {
+    return this.ingest.syncEvents(items);
   }
 }

@@ -1,11 +1,10 @@
-// The write path: each consumed message is checked, queued in a micro-batch and resolved once its
-// batch is committed to Postgres and the sites' latest status is in Redis; the consumer runner acks it
-// then. Rows are keyed by (satellite, at, message id), so redelivered and re-forwarded messages are
-// skipped by the insert itself, however late they come.
-import { InvalidMessageError, RetryableError, type MessageContext } from '@uplink/bus';
-import type { Heartbeat, SyncEvent } from '@uplink/contracts';
+// The write path: the consumer runner hands over batches of validated messages; each batch is checked,
+// committed to Postgres in one transaction and the sites' latest status put in Redis, and only then
+// are its messages acked (per message, by the runner). Rows are keyed by (satellite, at, message id),
+// so redelivered and re-forwarded messages are skipped by the insert itself, however late they come.
+import { InvalidMessageError, RetryableError, type BatchItem } from '@uplink/bus';
+import type { Heartbeat } from '@uplink/contracts';
 import type { Logger } from '@uplink/observability';
-import { MicroBatcher } from './batcher.js';
 import type { IngestMetrics } from './metrics.js';
 import { dayOf, retentionStart } from './partitions.js';
 import { latestPerSatellite, toRecord, type ReceivedHeartbeat, type TelemetryRecord } from './records.js';
@@ -13,8 +12,6 @@ import type { StatusCache } from './status-cache.js';
 import { isBadData, isMissingPartition, type TelemetryStore } from './store.js';
 
 export interface IngestOptions {
-  batchMax: number;
-  batchWaitMs: number;
   maxClockSkewMs: number;
   retentionDays: number;
 }
@@ -25,40 +22,47 @@ interface Item {
   receivedAtMs: number;
 }
 
-const utf8 = new TextDecoder();
+/** Per message of a batch: undefined when stored (or known), else why not. */
+export type Outcomes = (Error | undefined)[];
 
 export class TelemetryIngest {
-  private readonly batcher: MicroBatcher<Item>;
-
   constructor(
     private readonly store: TelemetryStore,
     private readonly cache: StatusCache,
     private readonly metrics: IngestMetrics,
     private readonly log: Logger,
     private readonly opts: IngestOptions,
-  ) {
-    this.batcher = new MicroBatcher<Item>({ maxSize: opts.batchMax, maxWaitMs: opts.batchWaitMs, write: (items) => this.writeBatch(items) });
+  ) {}
+
+  heartbeats(items: BatchItem<'heartbeat'>[]): Promise<Outcomes> {
+    return this.ingest(items, true);
   }
 
-  async heartbeat(body: Heartbeat, ctx: MessageContext): Promise<void> {
-    await this.add(body, ctx, body);
+  syncEvents(items: BatchItem<'sync-event'>[]): Promise<Outcomes> {
+    return this.ingest(items, false);
   }
 
-  async syncEvent(body: SyncEvent, ctx: MessageContext): Promise<void> {
-    await this.add(body, ctx, undefined);
-  }
-
-  /** Write what is queued (on shutdown, after the consumers stopped). */
-  flush(): Promise<void> {
-    return this.batcher.flush();
-  }
-
-  private add(body: { satellite: string; at: string }, ctx: MessageContext, heartbeat: Heartbeat | undefined): Promise<void> {
+  private async ingest(items: BatchItem<'heartbeat' | 'sync-event'>[], heartbeats: boolean): Promise<Outcomes> {
     const now = Date.now();
-    // the text as received: stored and cached as is, never encoded again
-    const raw = utf8.decode(ctx.data);
-    const record = toRecord(ctx.subject, body, raw, ctx.msgId, { nowMs: now, maxClockSkewMs: this.opts.maxClockSkewMs });
-    return this.batcher.add({ record, heartbeat, receivedAtMs: now });
+    const outcomes: Outcomes = new Array<Error | undefined>(items.length).fill(undefined);
+    const good: Item[] = [];
+    const at: number[] = [];
+    for (let i = 0; i < items.length; i++) {
+      const { body, ctx } = items[i]!;
+      try {
+        // the text as received: stored and cached as is, never encoded again
+        const record = toRecord(ctx.subject, body, ctx.text, ctx.msgId, { nowMs: now, maxClockSkewMs: this.opts.maxClockSkewMs });
+        good.push({ record, heartbeat: heartbeats ? (body as Heartbeat) : undefined, receivedAtMs: now });
+        at.push(i);
+      } catch (err) {
+        outcomes[i] = err as Error;
+      }
+    }
+    if (good.length > 0) {
+      const written = await this.writeBatch(good);
+      written.forEach((err, j) => (outcomes[at[j]!] = err));
+    }
+    return outcomes;
   }
 
   private async writeBatch(items: Item[]): Promise<(Error | undefined)[]> {

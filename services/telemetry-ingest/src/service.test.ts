@@ -223,7 +223,7 @@ describe('telemetry-ingest', () => {
   });
 
   it('shares the consumer between instances without storing anything twice', async () => {
-    await using f = await fixture({ INGEST_IN_FLIGHT: '20' });
+    await using f = await fixture({ INGEST_BATCH_MAX: '10' });
     const a = await f.start();
     const b = await f.start();
     const sites = Array.from({ length: 20 }, (_, i) => `edge-${String(i).padStart(2, '0')}`);
