@@ -7,7 +7,7 @@ import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/trans
 import { CommandEnv, GatewayEnv, RegistrationEnv, StatePublisherEnv, loadEnv, type SiteCredentials } from '@uplink/contracts';
 import { createLogger } from '@uplink/observability';
 import { createGatewayApp } from '@uplink/gateway';
-import { startRegistration } from '@uplink/registration';
+import { startRegistration, type RegistrationHandle } from '@uplink/registration';
 import { startStatePublisher } from '@uplink/state-publisher';
 import { createCommandSigningKey, startCommandService } from '@uplink/command';
 import { createNKey, createOperatorSetup, renderCreds, type NKey, type OperatorSetup } from '@uplink/nats-auth';
@@ -33,6 +33,9 @@ export interface JwtSystem extends AsyncDisposable {
   commandSigningKey: string;
   /** a services user of the application account */
   app: NatsConnection;
+  registration: RegistrationHandle;
+  /** registration's environment, to start another instance */
+  registrationEnv: Record<string, string>;
   api<T = any>(method: string, path: string, body?: unknown, opts?: { bearer?: boolean }): Promise<{ status: number; body: T }>;
   /** create the satellite, register a fresh device key with its join token */
   join(name: string): Promise<JoinedSite>;
@@ -74,22 +77,20 @@ export async function startJwtSystem(opts: JwtSystemOptions = {}): Promise<JwtSy
 
     const statePublisher = await startStatePublisher(loadEnv(StatePublisherEnv, { ...common, REPUBLISH_INTERVAL_S: '1' }), { logger });
     cleanups.push(() => statePublisher.close());
-    const registration = await startRegistration(
-      loadEnv(RegistrationEnv, {
-        ...common,
-        REDIS_KEY_PREFIX: `sec-${process.pid}-${Date.now()}:`,
-        NATS_OPERATOR_SIGNING_SEED: setup.operator.signing.seed,
-        NATS_APP_ACCOUNT: setup.app.publicKey,
-        NATS_APP_SIGNING_SEED: setup.app.signing.seed,
-        NATS_SITE_SIGNING_SEED: setup.siteSigning.seed,
-        NATS_SYSTEM_CREDS: sysCreds,
-        HUB_LEAF_URL: hub.leafUrl,
-        COMMAND_SIGNING_KEY: signing.publicKey,
-        SITE_JWT_TTL_S: String(opts.siteJwtTtlS ?? 3_600),
-        ...(opts.leafTls ? { LEAF_CA_FILE: opts.leafTls.caFile } : {}),
-      }),
-      { logger },
-    );
+    const registrationEnv: Record<string, string> = {
+      ...common,
+      REDIS_KEY_PREFIX: `sec-${process.pid}-${Date.now()}:`,
+      NATS_OPERATOR_SIGNING_SEED: setup.operator.signing.seed,
+      NATS_APP_ACCOUNT: setup.app.publicKey,
+      NATS_APP_SIGNING_SEED: setup.app.signing.seed,
+      NATS_SITE_SIGNING_SEED: setup.siteSigning.seed,
+      NATS_SYSTEM_CREDS: sysCreds,
+      HUB_LEAF_URL: hub.leafUrl,
+      COMMAND_SIGNING_KEY: signing.publicKey,
+      SITE_JWT_TTL_S: String(opts.siteJwtTtlS ?? 3_600),
+      ...(opts.leafTls ? { LEAF_CA_FILE: opts.leafTls.caFile } : {}),
+    };
+    const registration = await startRegistration(loadEnv(RegistrationEnv, registrationEnv), { logger });
     cleanups.push(() => registration.close());
     if (opts.withCommands) {
       const command = await startCommandService(
@@ -133,6 +134,8 @@ export async function startJwtSystem(opts: JwtSystemOptions = {}): Promise<JwtSy
       gateway: gw.url,
       commandSigningKey: signing.publicKey,
       app,
+      registration,
+      registrationEnv,
       api,
       join: join_,
       [Symbol.asyncDispose]: dispose,

@@ -45,6 +45,8 @@ export const RegistrationEnv = CommonEnv.extend(DbEnv.shape).extend({
   LOGIN_LOCKOUT_S: seconds(900).describe('how long a locked account stays locked'),
   LOGIN_IP_LIMIT: z.coerce.number().int().positive().default(30).describe('login attempts one client address may make per LOGIN_IP_WINDOW_S'),
   LOGIN_IP_WINDOW_S: seconds(60).describe('window of LOGIN_IP_LIMIT'),
+  METRICS_HOST: z.string().default('127.0.0.1').describe('address of the Prometheus /metrics endpoint'),
+  METRICS_PORT: port.optional().describe('port of the Prometheus /metrics endpoint; unset = no endpoint'),
 }).extend(ZtrEnv.shape);
 
 export const StatePublisherEnv = CommonEnv.extend(DbEnv.shape).extend({

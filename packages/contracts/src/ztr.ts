@@ -82,6 +82,7 @@ export const ZtrEnv = z.object({
   NATS_APP_SIGNING_SEED: nkeySeedOf('account', 'A').optional().describe('seed of a signing key of the application account: signs the sites\' activation tokens'),
   NATS_SITE_SIGNING_SEED: nkeySeedOf('account', 'A').optional().describe('seed of the key that issues site device users (a signing key of every site account)'),
   NATS_SYSTEM_CREDS: z.string().optional().describe('creds file of a system account user: pushes site account JWTs to the hub'),
+  ACCOUNT_PUSH_INTERVAL_S: z.coerce.number().int().min(0).default(3_600).describe('how often every site account is pushed to the hub again (also at start; on reconnecting to the hub, those it does not list), so a hub that lost its resolver directory lets its sites back in; 0 = no periodic push'),
   HUB_LEAF_URL: z
     .url({
       protocol: /^(nats-leaf|nats|tls|wss?)$/,

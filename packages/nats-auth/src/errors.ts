@@ -7,6 +7,8 @@ export const NatsAuthErrorCode = {
   CREDS_INVALID: 'CREDS_INVALID',
   /** the hub refused or did not answer a pushed account JWT */
   PUSH_FAILED: 'PUSH_FAILED',
+  /** the hub did not list the accounts its resolver holds */
+  LIST_FAILED: 'LIST_FAILED',
 } as const;
 export type NatsAuthErrorCode = (typeof NatsAuthErrorCode)[keyof typeof NatsAuthErrorCode];
 

@@ -15,7 +15,7 @@ export {
   encodeOperatorJwt,
   encodeSystemAccount,
 } from './claims.js';
-export { CLAIMS_UPDATE_SUBJECT, pushAccountJwt } from './push.js';
+export { CLAIMS_LIST_SUBJECT, CLAIMS_UPDATE_SUBJECT, listResolverAccounts, pushAccountJwt } from './push.js';
 export { createOperatorSetup } from './setup.js';
 
 export type { NKey, NKeyRole, NKeySigner, NKeyVerifier } from './keys.js';

@@ -6,6 +6,7 @@ import { describeJwt } from './creds.js';
 import { NatsAuthError, NatsAuthErrorCode } from './errors.js';
 
 export const CLAIMS_UPDATE_SUBJECT = '$SYS.REQ.CLAIMS.UPDATE';
+export const CLAIMS_LIST_SUBJECT = '$SYS.REQ.CLAIMS.LIST';
 
 interface ClaimsReply {
   data?: { account?: string; code?: number; message?: string };
@@ -33,4 +34,21 @@ export async function pushAccountJwt(nc: NatsConnection, jwt: string, opts: { ti
     const why = reply.error?.description ?? reply.data?.message ?? 'refused';
     throw new NatsAuthError(NatsAuthErrorCode.PUSH_FAILED, `the hub refused the account JWT of ${account}: ${why}`, { account });
   }
+}
+
+/**
+ * The public keys of the accounts the hub's `full` resolver holds (one server answers; a cluster's
+ * full resolvers share their JWTs). `nc` is a connection of a user of the system account.
+ */
+export async function listResolverAccounts(nc: NatsConnection, opts: { timeoutMs?: number } = {}): Promise<string[]> {
+  let reply: { data?: unknown; error?: { description?: string } };
+  try {
+    reply = (await nc.request(CLAIMS_LIST_SUBJECT, '', { timeout: opts.timeoutMs ?? 5_000 })).json();
+  } catch (err) {
+    throw new NatsAuthError(NatsAuthErrorCode.LIST_FAILED, `the hub did not list its accounts: ${(err as Error).message} (is the hub in operator mode with a full resolver?)`, { cause: err });
+  }
+  if (!Array.isArray(reply.data) || !reply.data.every((a) => typeof a === 'string')) {
+    throw new NatsAuthError(NatsAuthErrorCode.LIST_FAILED, `the hub did not list its accounts: ${reply.error?.description ?? 'unexpected reply'}`);
+  }
+  return reply.data as string[];
 }

@@ -59,6 +59,8 @@ export interface HubOperatorMode {
 export interface Hub extends NatsServer {
   leafPort: number;
   leafUrl: string;
+  /** operator mode: where the `full` resolver keeps account JWTs (`<ACCOUNT>.jwt` files) */
+  resolverDir: string | undefined;
 }
 
 export interface LeafOptions {
@@ -152,7 +154,11 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
       (opts.operator ? `\n${operatorConfig(opts.operator, join(store, '..', 'jwt'))}` : ''),
     opts,
   );
-  return Object.assign(server, { leafPort, leafUrl: `${opts.leafTls ? 'tls' : 'nats-leaf'}://127.0.0.1:${leafPort}` });
+  return Object.assign(server, {
+    leafPort,
+    leafUrl: `${opts.leafTls ? 'tls' : 'nats-leaf'}://127.0.0.1:${leafPort}`,
+    resolverDir: opts.operator ? join(server.storeDir, '..', 'jwt') : undefined,
+  });
 }
 
 function operatorConfig(op: HubOperatorMode, resolverDir: string): string {

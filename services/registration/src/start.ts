@@ -10,10 +10,11 @@ import { firstValueFrom, timeout } from 'rxjs';
 import type { z } from 'zod';
 import { rpcSubject, type RegistrationEnv, type RpcReply } from '@uplink/contracts';
 import { createPool, migrate, type Pool } from '@uplink/db';
-import { createLogger, type Logger } from '@uplink/observability';
+import { createLogger, startStatusServer, type Logger, type Registry } from '@uplink/observability';
 import { RegistrationModule } from './app.module.js';
 import { startOperators } from './operators/start.js';
 import type { Operators } from './operators/operators.js';
+import { createRegistrationMetrics } from './metrics.js';
 import { Registration } from './registration.js';
 import { startZtr } from './ztr/start-ztr.js';
 
@@ -32,6 +33,10 @@ export interface RegistrationHandle {
   pool: Pool;
   /** the connection of the client to the state-publisher (for drainOnSignal) */
   nc: NatsConnection;
+  /** Prometheus registry, ready for a /metrics endpoint */
+  metrics: Registry;
+  /** `http://host:port/metrics` when METRICS_PORT is set */
+  metricsUrl: string | undefined;
   close(): Promise<void>;
 }
 
@@ -45,7 +50,8 @@ export async function startRegistration(env: RegistrationConfig, opts: StartRegi
     const pool = createPool({ url: env.DATABASE_URL, max: env.DB_POOL_MAX, logger: log, applicationName: 'uplink-registration' });
     cleanups.push(() => pool.end());
     await migrate(pool, { logger: log });
-    const ztr = await startZtr(env, { pool, logger: log });
+    const metrics = createRegistrationMetrics();
+    const ztr = await startZtr(env, { pool, logger: log, metrics });
     cleanups.push(() => ztr.close());
 
     const servers = env.NATS_URL.split(',').map((s) => s.trim());
@@ -84,7 +90,15 @@ export async function startRegistration(env: RegistrationConfig, opts: StartRegi
     });
     await app.listen();
     cleanups.push(() => app.close());
-    log.info('registration started');
+    let metricsUrl: string | undefined;
+    let stopping = false;
+    if (env.METRICS_PORT !== undefined) {
+      const status = await startStatusServer({ name: 'registration', host: env.METRICS_HOST, port: env.METRICS_PORT, routes: {}, healthy: () => !stopping, registry: metrics.registry, logger: log });
+      cleanups.push(() => status.close());
+      metricsUrl = `${status.url}/metrics`;
+    }
+    cleanups.push(async () => void (stopping = true));
+    log.info({ metrics: metricsUrl }, 'registration started');
 
     let closing: Promise<void> | undefined;
     return {
@@ -92,6 +106,8 @@ export async function startRegistration(env: RegistrationConfig, opts: StartRegi
       operators: operators.operators,
       pool,
       nc,
+      metrics: metrics.registry,
+      metricsUrl,
       close: () => (closing ??= cleanup().then(() => log.info('registration stopped'))),
     };
   } catch (err) {

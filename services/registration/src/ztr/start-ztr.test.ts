@@ -8,6 +8,7 @@ import { RegistrationEnv, loadEnv } from '@uplink/contracts';
 import type { Pool } from '@uplink/db';
 import { createLogger } from '@uplink/observability';
 import { tempDir, type TempDir } from '@uplink/testkit';
+import { createRegistrationMetrics } from '../metrics.js';
 import { startZtr } from './start-ztr.js';
 
 const logger = createLogger({ service: 'start-ztr-test', level: 'silent' });
@@ -27,7 +28,7 @@ afterAll(async () => {
 });
 
 const env = (vars: Record<string, string>) => loadEnv(RegistrationEnv, { LOG_LEVEL: 'silent', ...vars });
-const start = (vars: Record<string, string>) => startZtr(env(vars), { pool: {} as Pool, logger });
+const start = (vars: Record<string, string>) => startZtr(env(vars), { pool: {} as Pool, logger, metrics: createRegistrationMetrics({ defaults: false }) });
 
 describe('leaf link settings', () => {
   it('takes nats-leaf:// and tls:// leaf URLs, and refuses anything else with the variable named', () => {

@@ -2,12 +2,15 @@
 // unset), a system account connection for pushing site accounts, Redis for the rate limits.
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
+import { connectNats } from '@uplink/bus';
 import { ConfigError, RegistryCredential, type RegistrationEnv } from '@uplink/contracts';
 import type { Pool } from '@uplink/db';
 import type { Logger } from '@uplink/observability';
+import type { RegistrationMetrics } from '../metrics.js';
+import { startAccountSync } from './account-sync.js';
 import { ZeroTouchRegistration, type SiteAuthority } from './zero-touch.js';
 import { createHarborRobots } from './harbor-robots.js';
 import { createZtrLimiter } from './ztr-limiter.js';
@@ -21,7 +24,7 @@ export interface ZtrHandle {
 
 const NATS_KEYS = ['NATS_OPERATOR_SIGNING_SEED', 'NATS_APP_ACCOUNT', 'NATS_APP_SIGNING_SEED', 'NATS_SITE_SIGNING_SEED', 'NATS_SYSTEM_CREDS'] as const;
 
-export async function startZtr(env: Env, deps: { pool: Pool; logger: Logger }): Promise<ZtrHandle> {
+export async function startZtr(env: Env, deps: { pool: Pool; logger: Logger; metrics: RegistrationMetrics }): Promise<ZtrHandle> {
   const log = deps.logger;
   const closers: (() => Promise<unknown>)[] = [];
   const given = NATS_KEYS.filter((k) => env[k] !== undefined);
@@ -45,13 +48,12 @@ export async function startZtr(env: Env, deps: { pool: Pool; logger: Logger }): 
 
   let authority: SiteAuthority | undefined;
   if (given.length === NATS_KEYS.length) {
-    const sys: NatsConnection = await connect({
-      servers: env.NATS_URL.split(',').map((s) => s.trim()),
+    const sys: NatsConnection = await connectNats({
+      servers: env.NATS_URL,
       name: 'registration-sys',
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: 1_000,
-      waitOnFirstConnect: true,
-      authenticator: credsAuthenticator(() => new Uint8Array(readFileSync(env.NATS_SYSTEM_CREDS!))),
+      logger: log.child({ connection: 'system account' }),
+      credsFile: env.NATS_SYSTEM_CREDS!,
+      reconnectTimeWaitMs: 1_000,
     });
     closers.push(() => sys.close());
     authority = {
@@ -97,6 +99,11 @@ export async function startZtr(env: Env, deps: { pool: Pool; logger: Logger }): 
     registryCredentials,
     ...(harbor ? { harbor } : {}),
   });
+  if (authority) {
+    const sync = startAccountSync({ ztr, sys: authority.sys, logger: log, metrics: deps.metrics, intervalS: env.ACCOUNT_PUSH_INTERVAL_S });
+    // stopped before the system connection closes (closers run in reverse)
+    closers.push(() => sync.close());
+  }
   return {
     ztr,
     close: async () => {

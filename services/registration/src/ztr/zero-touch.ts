@@ -12,7 +12,7 @@ import {
 } from '@uplink/contracts';
 import { withTransaction, type Pool, type Queryable } from '@uplink/db';
 import type { Logger } from '@uplink/observability';
-import { createNKey, encodeSiteAccount, keyPairFromSeed, mintSiteUser, pushAccountJwt, verifySignature } from '@uplink/nats-auth';
+import { createNKey, encodeSiteAccount, keyPairFromSeed, listResolverAccounts, mintSiteUser, pushAccountJwt, verifySignature } from '@uplink/nats-auth';
 import { newJoinToken, parseJoinToken, secretMatches } from './join-tokens.js';
 import type { HarborRobots } from './harbor-robots.js';
 import type { ZtrLimiter } from './ztr-limiter.js';
@@ -50,6 +50,20 @@ export interface ZeroTouchOptions {
   harbor?: HarborRobots;
   /** how far a renewal's timestamp may be from now @default 300 */
   maxClockSkewSeconds?: number;
+}
+
+/** What one push of every site account did. */
+export interface AccountPushReport {
+  /** accounts the hub acknowledged (it ignores one it already holds) */
+  pushed: number;
+  /** of those, revoked sites' accounts */
+  revoked: number;
+  /** accounts encoded anew because no pushed JWT was kept (sites registered before it was) */
+  encoded: number;
+  /** not pushed: the hub listed them already (only-missing rounds) */
+  skipped: number;
+  failed: number;
+  firstError?: string;
 }
 
 type Req<M extends 'register' | 'renew'> = RpcRequest<'ztr', M>;
@@ -115,7 +129,7 @@ export class ZeroTouchRegistration {
       const revokedKeys = { ...site.revokedKeys };
       // a new device for this site: the old device's credentials stop working at once
       if (site.deviceKey && site.deviceKey !== req.publicKey) revokedKeys[site.deviceKey] = nowSeconds();
-      await this.pushSiteAccount(authority, site.name, accountKey, revokedKeys, false);
+      const accountJwt = await this.pushSiteAccount(authority, site.name, accountKey, revokedKeys, false);
       const user = await mintSiteUser({
         satellite: site.name,
         devicePublicKey: req.publicKey,
@@ -126,7 +140,7 @@ export class ZeroTouchRegistration {
       const expiresAt = new Date(user.expiresAt!);
       // last, so that a refusal above creates no robot; its secret is shown only in this reply
       const robot = this.opts.harbor ? { [this.opts.harbor.registry]: await this.opts.harbor.issue(site.name) } : {};
-      await ztrStore.recordRegistration(c, { name: site.name, deviceKey: req.publicKey, fingerprint: req.fingerprint, accountKey, expiresAt, revokedKeys });
+      await ztrStore.recordRegistration(c, { name: site.name, deviceKey: req.publicKey, fingerprint: req.fingerprint, accountKey, accountJwt, expiresAt, revokedKeys });
       await ztrStore.markJoinTokenUsed(c, token.id, req.ip);
       const creds = this.credentials(site.name, accountKey, user.jwt, expiresAt);
       return { ...creds, registryCredentials: { ...creds.registryCredentials, ...robot } };
@@ -181,11 +195,12 @@ export class ZeroTouchRegistration {
       if (site.revokedAt) return false;
       const revokedKeys = { ...site.revokedKeys };
       if (site.deviceKey) revokedKeys[site.deviceKey] = nowSeconds();
+      let accountJwt: string | undefined;
       if (site.accountKey) {
-        if (this.authority) await this.pushSiteAccount(this.authority, name, site.accountKey, revokedKeys, true);
+        if (this.authority) accountJwt = await this.pushSiteAccount(this.authority, name, site.accountKey, revokedKeys, true);
         else this.log.warn({ satellite: name }, 'revoked without NATS keys configured: the site keeps its link until its JWT expires');
       }
-      await ztrStore.recordRevocation(c, name, revokedKeys);
+      await ztrStore.recordRevocation(c, name, revokedKeys, accountJwt);
       return true;
     });
     if (done) {
@@ -195,8 +210,73 @@ export class ZeroTouchRegistration {
     return done;
   }
 
-  private async pushSiteAccount(a: SiteAuthority, satellite: string, accountKey: string, revocations: Record<string, number>, revoked: boolean): Promise<void> {
-    const jwt = await encodeSiteAccount({
+  /**
+   * Push every site account to the hub again (its resolver may have lost them), as last pushed: a
+   * revoked site stays revoked. `onlyMissing`: only those the hub's resolver does not list (cheap when
+   * it holds them all; an outdated JWT it holds stays). Batches of sites are locked while they are
+   * pushed, so a concurrent registration or revocation is never overtaken by an older JWT. Never
+   * throws; stops early when a whole batch fails (the hub is unreachable) and counts the rest as
+   * failed, or between batches when `signal` aborts.
+   */
+  async pushAllAccounts(opts: { onlyMissing?: boolean; batchSize?: number; signal?: AbortSignal } = {}): Promise<AccountPushReport> {
+    const report: AccountPushReport = { pushed: 0, revoked: 0, encoded: 0, skipped: 0, failed: 0 };
+    const a = this.authority;
+    if (!a) return report;
+    const batchSize = opts.batchSize ?? 100;
+    let held: Set<string> | undefined;
+    if (opts.onlyMissing) {
+      try {
+        held = new Set(await listResolverAccounts(a.sys));
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, 'the hub did not list its accounts: pushing every site account');
+      }
+    }
+    let after = '';
+    try {
+      while (!opts.signal?.aborted) {
+        const batch = await withTransaction(this.pool, async (c) => {
+          const locked = await ztrStore.lockSiteAccounts(c, after, batchSize);
+          const rows = held ? locked.filter((r) => !held.has(r.accountKey)) : locked;
+          report.skipped += locked.length - rows.length;
+          const results = await Promise.allSettled(
+            rows.map(async (row) => {
+              let jwt = row.accountJwt;
+              if (!jwt) {
+                // registered before the JWT was kept: encode it once from what the row holds
+                jwt = await this.encodeSiteAccount(a, row.name, row.accountKey, row.revokedKeys, row.revokedAt !== null);
+                await ztrStore.saveAccountJwt(c, row.name, jwt);
+                report.encoded++;
+              }
+              await pushAccountJwt(a.sys, jwt);
+            }),
+          );
+          results.forEach((r, i) => {
+            if (r.status === 'fulfilled') {
+              report.pushed++;
+              if (rows[i]!.revokedAt) report.revoked++;
+            } else {
+              report.failed++;
+              report.firstError ??= `${rows[i]!.name}: ${(r.reason as Error).message}`;
+            }
+          });
+          return { last: locked.at(-1)?.name, allFailed: rows.length > 0 && results.every((r) => r.status === 'rejected') };
+        });
+        if (batch.last === undefined) break;
+        after = batch.last;
+        if (batch.allFailed) {
+          report.failed += await ztrStore.countSiteAccountsAfter(this.pool, after);
+          break;
+        }
+      }
+    } catch (err) {
+      report.firstError ??= (err as Error).message;
+      report.failed++;
+    }
+    return report;
+  }
+
+  private encodeSiteAccount(a: SiteAuthority, satellite: string, accountKey: string, revocations: Record<string, number>, revoked: boolean): Promise<string> {
+    return encodeSiteAccount({
       satellite,
       accountPublicKey: accountKey,
       appAccount: a.appAccount,
@@ -206,12 +286,18 @@ export class ZeroTouchRegistration {
       revocations,
       revoked,
     });
+  }
+
+  /** Encode and push the site account; the JWT as pushed. */
+  private async pushSiteAccount(a: SiteAuthority, satellite: string, accountKey: string, revocations: Record<string, number>, revoked: boolean): Promise<string> {
+    const jwt = await this.encodeSiteAccount(a, satellite, accountKey, revocations, revoked);
     try {
       await pushAccountJwt(a.sys, jwt);
     } catch (err) {
       this.log.error({ satellite, err: (err as Error).message }, 'pushing the site account to the hub failed');
       throw new UplinkError(ErrorCode.SERVICE_UNAVAILABLE, `the hub did not take the account of "${satellite}": try again`, { cause: err });
     }
+    return jwt;
   }
 
   private credentials(satellite: string, account: string, jwt: string, expiresAt: Date): SiteCredentials {

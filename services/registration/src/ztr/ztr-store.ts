@@ -57,12 +57,12 @@ export async function lockSite(c: PoolClient, name: string): Promise<SiteRow | u
 
 export async function recordRegistration(
   c: PoolClient,
-  r: { name: string; deviceKey: string; fingerprint: string; accountKey: string; expiresAt: Date; revokedKeys: Record<string, number> },
+  r: { name: string; deviceKey: string; fingerprint: string; accountKey: string; accountJwt: string; expiresAt: Date; revokedKeys: Record<string, number> },
 ): Promise<void> {
   await c.query(
-    `UPDATE satellites SET device_key = $2, fingerprint = $3, account_key = $4, registered_at = now(), credentials_expire_at = $5, revoked_keys = $6::jsonb
+    `UPDATE satellites SET device_key = $2, fingerprint = $3, account_key = $4, account_jwt = $5, registered_at = now(), credentials_expire_at = $6, revoked_keys = $7::jsonb
      WHERE name = $1`,
-    [r.name, r.deviceKey, r.fingerprint, r.accountKey, r.expiresAt, JSON.stringify(r.revokedKeys)],
+    [r.name, r.deviceKey, r.fingerprint, r.accountKey, r.accountJwt, r.expiresAt, JSON.stringify(r.revokedKeys)],
   );
 }
 
@@ -70,9 +70,35 @@ export async function recordRenewal(c: PoolClient, name: string, expiresAt: Date
   await c.query(`UPDATE satellites SET credentials_expire_at = $2 WHERE name = $1`, [name, expiresAt]);
 }
 
-export async function recordRevocation(c: PoolClient, name: string, revokedKeys: Record<string, number>): Promise<void> {
-  await c.query(`UPDATE satellites SET revoked_at = now(), credentials_expire_at = NULL, revoked_keys = $2::jsonb WHERE name = $1`, [
-    name,
-    JSON.stringify(revokedKeys),
-  ]);
+/** `accountJwt` undefined: no account was pushed (none configured), the stored one stays. */
+export async function recordRevocation(c: PoolClient, name: string, revokedKeys: Record<string, number>, accountJwt: string | undefined): Promise<void> {
+  await c.query(
+    `UPDATE satellites SET revoked_at = now(), credentials_expire_at = NULL, revoked_keys = $2::jsonb, account_jwt = COALESCE($3, account_jwt) WHERE name = $1`,
+    [name, JSON.stringify(revokedKeys), accountJwt ?? null],
+  );
+}
+
+export interface SiteAccountRow extends SiteRow {
+  accountKey: string;
+  /** as last pushed; null for sites registered before it was kept */
+  accountJwt: string | null;
+}
+
+/** The next `limit` sites with a NATS account after `after` (by name), locked until the transaction ends. */
+export async function lockSiteAccounts(c: PoolClient, after: string, limit: number): Promise<SiteAccountRow[]> {
+  const { rows } = await c.query<SiteAccountRow>(
+    `SELECT name, device_key AS "deviceKey", account_key AS "accountKey", account_jwt AS "accountJwt", revoked_at AS "revokedAt", revoked_keys AS "revokedKeys"
+     FROM satellites WHERE account_key IS NOT NULL AND name > $1 ORDER BY name LIMIT $2 FOR UPDATE`,
+    [after, limit],
+  );
+  return rows;
+}
+
+export async function countSiteAccountsAfter(c: Queryable, after: string): Promise<number> {
+  const { rows } = await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM satellites WHERE account_key IS NOT NULL AND name > $1`, [after]);
+  return rows[0]!.n;
+}
+
+export async function saveAccountJwt(c: PoolClient, name: string, accountJwt: string): Promise<void> {
+  await c.query(`UPDATE satellites SET account_jwt = $2 WHERE name = $1`, [name, accountJwt]);
 }
