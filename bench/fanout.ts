@@ -77,6 +77,8 @@ try {
   // the measured change
   const cpu0 = cpuSeconds(hub.proc.pid);
   const leafCpu0 = cpuSeconds(leaf.proc.pid);
+  const spCpu0 = cpuSeconds(services[0]!.pid!);
+  const simCpu0 = process.cpuUsage();
   const t0 = performance.now();
   const res = await put('/v1/groups/fleet', group(3));
   const putMs = performance.now() - t0;
@@ -89,6 +91,8 @@ try {
   await new Promise((r) => setTimeout(r, 500));
   const hubCpu = cpuSeconds(hub.proc.pid) - cpu0;
   const leafCpu = cpuSeconds(leaf.proc.pid) - leafCpu0;
+  const spCpu = cpuSeconds(services[0]!.pid!) - spCpu0;
+  const simCpu = process.cpuUsage(simCpu0);
   const spread = (recv[recv.length - 1]! - recv[0]!) / 1000;
   await nc.close();
   await writeResult('fanout', {
@@ -102,6 +106,8 @@ try {
     put_ms: Math.round(putMs),
     hub_cpu_s: Number(hubCpu.toFixed(2)),
     leaf_cpu_s: Number(leafCpu.toFixed(2)),
+    state_publisher_cpu_s: Number(spCpu.toFixed(2)),
+    simulated_sites_cpu_s: Number(((simCpu.user + simCpu.system) / 1e6).toFixed(2)),
     publish_rate_per_s: Math.round(N / Math.max(spread, 0.001)),
     warmup_s: Number(warmSeconds.toFixed(2)),
     invalid,

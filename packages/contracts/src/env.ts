@@ -56,6 +56,8 @@ export const StatePublisherEnv = CommonEnv.extend(DbEnv.shape).extend({
   UPSTREAM_PASSWORD: z.string().optional().describe('upstream registry password'),
   UPSTREAM_INSECURE: bool.default(false).describe('accept any TLS certificate from the upstream'),
   REPUBLISH_INTERVAL_S: z.coerce.number().int().positive().default(5).describe('how often unpublished revisions are retried'),
+  CLEANUP_INTERVAL_S: z.coerce.number().positive().default(600).describe('how often unused desired-state contents and old publication records are removed'),
+  PUBLISHED_HISTORY_DAYS: z.coerce.number().int().positive().default(30).describe('days the record of each published revision (published_states) is kept'),
   METRICS_HOST: z.string().default('127.0.0.1').describe('address of the Prometheus /metrics endpoint'),
   METRICS_PORT: port.optional().describe('port of the Prometheus /metrics endpoint; unset = no endpoint'),
 });

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { DesiredStateContent, SatelliteConfig, contentDigest } from '@uplink/contracts';
+import { DesiredState, DesiredStateContent, SatelliteConfig, contentDigest } from '@uplink/contracts';
 import { computeDesiredState, registryName } from './desired-state.js';
 import { pinGroupArtifacts, tagsToResolve } from './group-artifacts.js';
-import { artifactStatuses, planRevisions, satelliteDigester } from './revisions.js';
+import { artifactKeys, artifactStatuses, desiredStateDocument, desiredStateEncoder, planRevisions, satelliteDigester, sharedContent } from './revisions.js';
 
 const d = (c: string) => `sha256:${c.repeat(64)}`;
 const config = SatelliteConfig.parse({});
@@ -135,6 +135,39 @@ describe('planRevisions', () => {
   it('continues after the last revision of a deleted satellite', () => {
     const plan = planRevisions([{ content: content('a', d('1')) }], new Map([['a', { revision: 7, digest: undefined }]]));
     expect(plan[0]!.revision).toBe(8);
+  });
+});
+
+describe('shared content and the wire encoding', () => {
+  const c = computeDesiredState({
+    satellite: 'first',
+    config: SatelliteConfig.parse({ mirrors: ['containerd'] }),
+    groups: [{ name: 'g', registry: 'http://r:5000', resolved: [{ repository: 'x', tag: 'v1', digest: d('1') }] }],
+  });
+
+  it('gives one id for the content of every satellite name, and another for other content', () => {
+    const a = sharedContent(c);
+    expect(sharedContent({ ...c, satellite: 'edge-02' }).id).toBe(a.id);
+    expect(a.content).not.toHaveProperty('satellite');
+    expect(a.keys).toEqual(artifactKeys(c));
+    expect(a.keys).toHaveLength(1);
+    expect(sharedContent({ ...c, config: SatelliteConfig.parse({}) }).id).not.toBe(a.id);
+  });
+
+  it('encodes each document to JSON equal to the document, sharing the serialised part', () => {
+    const encode = desiredStateEncoder();
+    const issuedAt = new Date('2026-01-02T03:04:05.006Z');
+    const text = new TextDecoder();
+    for (const [i, sat] of ['first', 'edge-01', 'q"x'].entries()) {
+      const doc = desiredStateDocument({ satellite: sat, revision: i + 1, digest: d('9'), content: { ...c, satellite: sat } }, issuedAt);
+      const parsed: unknown = JSON.parse(text.decode(encode(doc)));
+      expect(parsed).toEqual(doc);
+      // a name the schema refuses is still encoded faithfully
+      if (sat !== 'q"x') expect(DesiredState.parse(parsed)).toEqual(doc);
+    }
+    // another content with the same artifacts array but its own config is not mixed up
+    const other = desiredStateDocument({ satellite: 'x', revision: 1, digest: d('8'), content: { ...c, satellite: 'x', config: SatelliteConfig.parse({}) } }, issuedAt);
+    expect(JSON.parse(text.decode(encode(other)))).toEqual(other);
   });
 });
 

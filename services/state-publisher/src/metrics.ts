@@ -10,6 +10,8 @@ export interface StatePublisherMetrics {
   unpublishedBacklog: Gauge;
   tagResolutionFailures: Counter;
   tagResolutions: Counter;
+  /** rows removed by the cleanup loop, by what (contents, published) */
+  cleanedUp: Counter;
 }
 
 export function createStatePublisherMetrics(opts: { defaults?: boolean } = {}): StatePublisherMetrics {
@@ -28,5 +30,6 @@ export function createStatePublisherMetrics(opts: { defaults?: boolean } = {}): 
     unpublishedBacklog: new Gauge({ name: `${p}unpublished_backlog`, help: 'revisions written but not yet on the hub', registers: [registry] }),
     tagResolutionFailures: new Counter({ name: `${p}tag_resolution_failures_total`, help: 'tag lookups the upstream did not answer', registers: [registry] }),
     tagResolutions: new Counter({ name: `${p}tag_resolutions_total`, help: 'tag lookups answered by the upstream', registers: [registry] }),
+    cleanedUp: new Counter({ name: `${p}cleaned_up_total`, help: 'unused desired-state contents and old publication records removed', labelNames: ['what'], registers: [registry] }),
   };
 }

@@ -5,10 +5,11 @@
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { hubStreams, subjects, type DesiredState } from '@uplink/contracts';
-import { createBatchPublisher, encodeBody, messageHeaders, type BatchPublisher } from '@uplink/bus';
+import { createBatchPublisher, messageHeaders, type BatchPublisher } from '@uplink/bus';
 import { withTransaction, type Pool } from '@uplink/db';
 import type { Logger } from '@uplink/observability';
 import type { StatePublisherMetrics } from './metrics.js';
+import { desiredStateEncoder } from './revisions.js';
 import { Lock, loadDocuments, loadUnpublished, lock, markPublished, markPurged, unpurgedTombstones, type UnpublishedRow } from './store.js';
 
 export interface PublishOutcome {
@@ -59,6 +60,8 @@ export function createStatePublication(opts: StatePublicationOptions): StatePubl
 
   let batches: BatchPublisher | undefined;
 
+  const encodeDocument = desiredStateEncoder();
+
   // Plain publishes sharing one PubAck subscription and one deadline per batch (the bus's batch
   // publisher): a request, timer and promise per message would cost most of the time at 10,000 sites.
   async function publishRows(rows: UnpublishedRow[]): Promise<{ ok: UnpublishedRow[]; failed: number }> {
@@ -70,7 +73,7 @@ export function createStatePublication(opts: StatePublicationOptions): StatePubl
         slice.map((row) => ({
           subject: subjects.state(row.satellite),
           // validated when computed (once per distinct content); 10,000 zod parses would double the time
-          data: encodeBody('desired-state', row.document, false),
+          data: encodeDocument(row.document),
           headers: messageHeaders('desired-state', { 'Nats-Msg-Id': `${row.satellite}:${row.revision}` }),
         })),
         opts.timeoutMs ?? 5_000,
@@ -123,7 +126,9 @@ export function createStatePublication(opts: StatePublicationOptions): StatePubl
         out.purged = purged.length;
       }
       for (;;) {
+        const l0 = performance.now();
         const refs = await loadUnpublished(c, only, batchSize);
+        log.debug({ rows: refs.length, ms: Math.round(performance.now() - l0) }, 'unpublished revisions loaded');
         if (refs.length === 0) break;
         // the CURRENT revision of each row: a known document only if it is that revision
         const missing = refs.filter((r) => p.documents.get(r.satellite)?.revision !== r.revision);
@@ -133,14 +138,16 @@ export function createStatePublication(opts: StatePublicationOptions): StatePubl
           const document = loaded.get(r.satellite) ?? p.documents.get(r.satellite);
           if (document?.revision === r.revision) rows.push({ ...r, document });
         }
+        const t0 = performance.now();
         const { ok, failed } = await publishRows(rows);
+        const t1 = performance.now();
         await markPublished(
           c,
           ok.map((r) => ({ satellite: r.satellite, revision: r.revision, digest: r.document.digest })),
         );
         out.published += ok.length;
         out.failed += failed;
-        if (ok.length > 0) log.info({ published: ok.length, failed }, 'desired states published');
+        if (ok.length > 0) log.info({ published: ok.length, failed, publishMs: Math.round(t1 - t0), recordMs: Math.round(performance.now() - t1) }, 'desired states published');
         if (failed > 0 || refs.length < batchSize || only) break;
       }
       return out;

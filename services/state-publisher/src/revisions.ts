@@ -49,9 +49,33 @@ export function satelliteDigester(content: DesiredStateContent): (satellite: str
   return (satellite) => 'sha256:' + createHash('sha256').update(prefix + JSON.stringify(satellite) + suffix).digest('hex');
 }
 
+/** The part of a content its satellites share (all but the name), with its id and artifact keys. */
+export function sharedContent(content: DesiredStateContent): { id: string; content: Omit<DesiredStateContent, 'satellite'>; keys: string[] } {
+  const { satellite: _satellite, ...shared } = content;
+  return { id: 'sha256:' + createHash('sha256').update(canonicalJson(shared)).digest('hex'), content: shared, keys: artifactKeys(content) };
+}
+
 /** The document published for a planned revision. */
 export function desiredStateDocument(p: PlannedRevision, issuedAt: Date): DesiredState {
   return { ...p.content, revision: p.revision, digest: p.digest, issuedAt: issuedAt.toISOString() };
+}
+
+/**
+ * Encodes documents for the wire, serialising the shared part of a content once (documents of one
+ * change share their registries, artifacts and config objects) instead of once per satellite.
+ */
+export function desiredStateEncoder(): (d: DesiredState) => Uint8Array {
+  const encoder = new TextEncoder();
+  const sharedJson = new WeakMap<object, { registries: object; config: object; json: string }>();
+  return (d) => {
+    let shared = sharedJson.get(d.artifacts);
+    if (!shared || shared.registries !== d.registries || shared.config !== d.config) {
+      shared = { registries: d.registries, config: d.config, json: JSON.stringify({ registries: d.registries, artifacts: d.artifacts, config: d.config }) };
+      sharedJson.set(d.artifacts, shared);
+    }
+    const head = JSON.stringify({ satellite: d.satellite, revision: d.revision, digest: d.digest, issuedAt: d.issuedAt });
+    return encoder.encode(`${head.slice(0, -1)},${shared.json.slice(1)}`);
+  };
 }
 
 /** Keys of the artifacts of a document, for per-artifact "since revision" bookkeeping. */

@@ -95,6 +95,7 @@ export async function startStatePublisher(env: StatePublisherConfig, opts: Start
     const loops: Promise<void>[] = [];
     if (opts.loops !== false) {
       loops.push(service.loop('republish', env.REPUBLISH_INTERVAL_S * 1_000, abort.signal, () => service.republish(), { immediately: true }));
+      loops.push(service.loop('cleanup', env.CLEANUP_INTERVAL_S * 1_000, abort.signal, () => service.cleanup({ historyDays: env.PUBLISHED_HISTORY_DAYS })));
       loops.push(service.loop('tags', env.TAG_RESOLVE_INTERVAL_S * 1_000, abort.signal, () => service.refreshTags()));
     }
     cleanups.push(async () => {

@@ -245,6 +245,42 @@ describe('state-publisher', () => {
     }
   });
 
+  it('stores shared content once per distinct content and removes what no satellite uses any more', async () => {
+    const group = (digest: string) => ({ registry: upstream.url, artifacts: [{ repository: 'library/busybox', digest }] });
+    await ok('putGroup', { name: 'shr', body: group(d('1')) });
+    await createSatellites(['shr-1', 'shr-2', 'shr-3'], ['shr']);
+    await ok('putConfig', { satellite: 'shr-3', body: { heartbeatSeconds: 7 } });
+    await revisionOnHub('shr-3', 2);
+    const contentsOf = async () =>
+      (await db.query<{ satellite: string; content_id: string }>("SELECT satellite, content_id FROM satellite_states WHERE satellite LIKE 'shr-%' ORDER BY 1")).rows;
+    let rows = await contentsOf();
+    // shr-1 and shr-2 share one content; shr-3's config makes its own
+    expect(rows[0]!.content_id).toBe(rows[1]!.content_id);
+    expect(rows[2]!.content_id).not.toBe(rows[0]!.content_id);
+    const first = rows[0]!.content_id;
+    // what is published, read back and shown is the whole document
+    const onHub = await revisionOnHub('shr-1', 1);
+    expect(onHub.satellite).toBe('shr-1');
+    expect(onHub.artifacts[0]?.digest).toBe(d('1'));
+    const view = await ok('getState', { satellite: 'shr-2' });
+    expect(view.desired.artifacts[0].digest).toBe(d('1'));
+
+    await ok('putGroup', { name: 'shr', body: group(d('2')) });
+    await revisionOnHub('shr-1', 2);
+    rows = await contentsOf();
+    expect(rows.map((r) => r.content_id)).not.toContain(first);
+    const exists = async (id: string) => (await db.query('SELECT 1 FROM state_contents WHERE id = $1', [id])).rowCount === 1;
+    expect(await exists(first)).toBe(true);
+    // old publication records go after the history; unused contents once old enough
+    await db.query("UPDATE published_states SET published_at = now() - interval '40 days' WHERE satellite = 'shr-1' AND revision = 1");
+    const removed = await sp.service.cleanup({ historyDays: 30, minAgeS: 0 });
+    expect(removed.contents).toBeGreaterThanOrEqual(1);
+    expect(removed.published).toBe(1);
+    expect(await exists(first)).toBe(false);
+    for (const r of rows) expect(await exists(r.content_id)).toBe(true);
+    expect((await db.query("SELECT revision FROM published_states WHERE satellite = 'shr-1' ORDER BY 1")).rows.map((r) => Number(r.revision))).toEqual([2]);
+  });
+
   it('records applied reports and shows per-artifact status', async () => {
     await ok('putGroup', { name: 'app', body: { registry: upstream.url, artifacts: [{ repository: 'library/alpine', digest: d('a') }] } });
     await createSatellites(['app-1'], ['app']);

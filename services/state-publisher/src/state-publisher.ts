@@ -25,7 +25,7 @@ import { computeDesiredState, normalizeRegistryUrl } from './desired-state.js';
 import { pinGroupArtifacts, tagKey, tagsToResolve, type TagRef, type UnresolvedArtifact } from './group-artifacts.js';
 import type { StatePublisherMetrics } from './metrics.js';
 import type { StatePublication } from './publication.js';
-import { artifactKeys, artifactStatuses, desiredStateDocument, planRevisions, satelliteDigester, type ComputedContent } from './revisions.js';
+import { artifactStatuses, desiredStateDocument, planRevisions, satelliteDigester, sharedContent, type ComputedContent } from './revisions.js';
 import * as store from './store.js';
 import type { TagResolver } from './tag-resolver.js';
 
@@ -216,6 +216,21 @@ export class StatePublisher {
     this.metrics.unpublishedBacklog.set(await store.countUnpublished(this.pool));
   }
 
+  /**
+   * Remove shared contents no satellite points at any more and publication records older than
+   * `historyDays`, so neither grows with every change.
+   */
+  async cleanup(opts: { historyDays: number; minAgeS?: number }): Promise<{ contents: number; published: number }> {
+    const removed = await withTransaction(this.pool, async (c) => {
+      await store.lock(c, store.Lock.compute);
+      return store.collectGarbage(c, { minAgeS: opts.minAgeS ?? 60, historyDays: opts.historyDays });
+    });
+    if (removed.contents > 0 || removed.published > 0) this.log.info(removed, 'unused desired-state contents and old publication records removed');
+    this.metrics.cleanedUp.inc({ what: 'contents' }, removed.contents);
+    this.metrics.cleanedUp.inc({ what: 'published' }, removed.published);
+    return removed;
+  }
+
   /** Re-resolve every tag of every group; a tag that moved upstream gives new revisions. */
   async refreshTags(): Promise<{ groups: number; revisions: number }> {
     const sources = await store.listGroupSources(this.pool);
@@ -297,11 +312,11 @@ export class StatePublisher {
     interface Template {
       content: DesiredStateContent;
       digestFor: (satellite: string) => string;
-      keys: string[];
+      shared: store.SharedContent;
     }
     const templates = new Map<string, Template>();
     const computed: ComputedContent[] = [];
-    const keysOf = new Map<string, string[]>();
+    const templateOf = new Map<string, Template>();
     for (const i of inputs) {
       const config = this.config(i.config, i.name);
       const key = `${i.groups.join(',')}|${canonicalJson(config)}`;
@@ -310,22 +325,29 @@ export class StatePublisher {
         const content = computeDesiredState({ satellite: i.name, groups: i.groups.flatMap((n) => groups.get(n) ?? []), config });
         // what goes on the wire is checked once per distinct content, not once per satellite
         parseOrThrow(DesiredStateContent, content, `desired state of ${i.name}`);
-        t = { content, digestFor: satelliteDigester(content), keys: artifactKeys(content) };
+        t = { content, digestFor: satelliteDigester(content), shared: sharedContent(content) };
         templates.set(key, t);
       }
       computed.push({ content: i.name === t.content.satellite ? t.content : { ...t.content, satellite: i.name }, digest: t.digestFor(i.name) });
-      keysOf.set(i.name, t.keys);
+      templateOf.set(i.name, t);
     }
     const plan = planRevisions(computed, new Map(inputs.map((i) => [i.name, { revision: i.revision, digest: i.digest }])));
     if (plan.length === 0) return [];
     const issuedAt = new Date();
-    const rows = plan.map((p) => ({ satellite: p.satellite, revision: p.revision, digest: p.digest, document: desiredStateDocument(p, issuedAt), keys: keysOf.get(p.satellite)! }));
-    const written = await store.writeRevisions(c, rows);
+    const used = new Map<string, store.SharedContent>();
+    const rows = plan.map((p) => {
+      const shared = templateOf.get(p.satellite)!.shared;
+      used.set(shared.id, shared);
+      return { satellite: p.satellite, revision: p.revision, digest: p.digest, contentId: shared.id };
+    });
+    const started = performance.now();
+    const written = await store.writeRevisions(c, [...used.values()], rows, issuedAt.toISOString());
+    this.log.debug({ revisions: rows.length, contents: used.size, ms: Math.round(performance.now() - started) }, 'revisions written');
     if (written !== plan.length) {
       // cannot happen under the compute lock; refuse rather than publish a revision out of order
       throw new UplinkError(ErrorCode.CONFLICT, 'desired states changed concurrently; try again');
     }
-    for (const r of rows) documents.push(r.document);
+    for (const p of plan) documents.push(desiredStateDocument(p, issuedAt));
     return plan.map((p) => p.satellite);
   }
 

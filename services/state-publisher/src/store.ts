@@ -1,7 +1,7 @@
 // SQL of the state-publisher, one function per statement. Every statement over satellites works on
 // arrays (unnest / jsonb_to_recordset), so a change touching 10,000 satellites is a handful of them.
 import type { PoolClient, Queryable } from '@uplink/db';
-import type { DesiredArtifact, DesiredState, PutGroupBody } from '@uplink/contracts';
+import type { DesiredArtifact, DesiredState, DesiredStateContent, PutGroupBody } from '@uplink/contracts';
 import type { GroupArtifact } from './group-artifacts.js';
 import type { ReportedArtifact } from './revisions.js';
 
@@ -184,45 +184,78 @@ export async function loadGroupContents(q: Queryable, groups: string[]): Promise
   return rows;
 }
 
-const WRITE_CHUNK = 1_000;
+/** The part of a desired state that satellites share: stored once, pointed at by each satellite's row. */
+export interface SharedContent {
+  /** sha256 of its canonical JSON */
+  id: string;
+  content: Omit<DesiredStateContent, 'satellite'>;
+  /** artifact keys, for artifact_since */
+  keys: string[];
+}
+
+export interface RevisionRow {
+  satellite: string;
+  revision: number;
+  digest: string;
+  contentId: string;
+}
 
 /**
- * Write new revisions, unpublished, in bulk. The "introduced at" revision of each artifact carries
- * over from the previous row; a revision never goes down (the guard makes a stale write a no-op).
- * Returns how many rows were written.
+ * Write new revisions, unpublished, in bulk: each distinct shared content once, then one row per
+ * satellite pointing at it. The "introduced at" revision of each artifact carries over from the
+ * previous row; a revision never goes down (the guard makes a stale write a no-op). Returns how many
+ * rows were written.
  */
-export async function writeRevisions(c: PoolClient, rows: { satellite: string; revision: number; digest: string; document: DesiredState; keys: string[] }[]): Promise<number> {
-  let written = 0;
-  for (let i = 0; i < rows.length; i += WRITE_CHUNK) {
-    const chunk = rows.slice(i, i + WRITE_CHUNK);
-    const res = await c.query<{ n: string }>(
-      `WITH input AS (
-         SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(satellite text, revision bigint, digest text, document jsonb, keys jsonb)
-       ), revived AS (
-         DELETE FROM state_tombstones t USING input i WHERE t.satellite = i.satellite
-       ), upserted AS (
-         INSERT INTO satellite_states AS ss (satellite, revision, digest, document, artifact_since, updated_at, published_at)
-         SELECT i.satellite, i.revision, i.digest, i.document,
-           (SELECT coalesce(jsonb_object_agg(k, i.revision), '{}'::jsonb) FROM jsonb_array_elements_text(i.keys) AS k),
-           now(), NULL
-         FROM input i
-         ON CONFLICT (satellite) DO UPDATE SET
-           revision = EXCLUDED.revision,
-           digest = EXCLUDED.digest,
-           document = EXCLUDED.document,
-           artifact_since = (SELECT coalesce(jsonb_object_agg(k, coalesce(ss.artifact_since -> k, EXCLUDED.artifact_since -> k)), '{}'::jsonb)
-                             FROM jsonb_object_keys(EXCLUDED.artifact_since) AS k),
-           updated_at = now(),
-           published_at = NULL
-         WHERE ss.revision < EXCLUDED.revision
-         RETURNING 1
-       )
-       SELECT count(*) AS n FROM upserted`,
-      [JSON.stringify(chunk)],
-    );
-    written += Number(res.rows[0]?.n ?? 0);
-  }
-  return written;
+export async function writeRevisions(c: PoolClient, contents: SharedContent[], rows: RevisionRow[], issuedAt: string): Promise<number> {
+  if (rows.length === 0) return 0;
+  await c.query(
+    `INSERT INTO state_contents (id, content, artifact_keys)
+     SELECT * FROM unnest($1::text[], $2::jsonb[], $3::jsonb[]) ON CONFLICT (id) DO NOTHING`,
+    [contents.map((x) => x.id), contents.map((x) => JSON.stringify(x.content)), contents.map((x) => JSON.stringify(x.keys))],
+  );
+  const res = await c.query<{ n: string }>(
+    `WITH input AS (
+       SELECT i.*, (SELECT coalesce(jsonb_object_agg(k, i.revision), '{}'::jsonb) FROM jsonb_array_elements_text(sc.artifact_keys) AS k) AS since
+       FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[]) AS i(satellite, revision, digest, content_id)
+       JOIN state_contents sc ON sc.id = i.content_id
+     ), revived AS (
+       DELETE FROM state_tombstones t USING input i WHERE t.satellite = i.satellite
+     ), upserted AS (
+       INSERT INTO satellite_states AS ss (satellite, revision, digest, document, content_id, issued_at, artifact_since, updated_at, published_at)
+       SELECT i.satellite, i.revision, i.digest, NULL, i.content_id, $5, i.since, now(), NULL
+       FROM input i
+       ON CONFLICT (satellite) DO UPDATE SET
+         revision = EXCLUDED.revision,
+         digest = EXCLUDED.digest,
+         document = NULL,
+         content_id = EXCLUDED.content_id,
+         issued_at = EXCLUDED.issued_at,
+         artifact_since = (SELECT coalesce(jsonb_object_agg(k, coalesce(ss.artifact_since -> k, EXCLUDED.artifact_since -> k)), '{}'::jsonb)
+                           FROM jsonb_object_keys(EXCLUDED.artifact_since) AS k),
+         updated_at = now(),
+         published_at = NULL
+       WHERE ss.revision < EXCLUDED.revision
+       RETURNING 1
+     )
+     SELECT count(*) AS n FROM upserted`,
+    [rows.map((r) => r.satellite), rows.map((r) => r.revision), rows.map((r) => r.digest), rows.map((r) => r.contentId), issuedAt],
+  );
+  return Number(res.rows[0]?.n ?? 0);
+}
+
+/**
+ * Drop shared contents no satellite points at any more (older than `minAgeS`, so a change being
+ * computed keeps its own) and the record of revisions published more than `historyDays` ago. Runs
+ * under the compute lock: no change can point at a content while it goes.
+ */
+export async function collectGarbage(c: PoolClient, opts: { minAgeS: number; historyDays: number }): Promise<{ contents: number; published: number }> {
+  const contents = await c.query(
+    `DELETE FROM state_contents sc WHERE sc.created_at < now() - make_interval(secs => $1)
+       AND NOT EXISTS (SELECT 1 FROM satellite_states ss WHERE ss.content_id = sc.id)`,
+    [opts.minAgeS],
+  );
+  const published = await c.query(`DELETE FROM published_states WHERE published_at < now() - make_interval(days => $1)`, [opts.historyDays]);
+  return { contents: contents.rowCount ?? 0, published: published.rowCount ?? 0 };
 }
 
 export interface UnpublishedRef {
@@ -250,8 +283,9 @@ export async function loadUnpublished(q: Queryable, satellites: string[] | undef
 export async function loadDocuments(q: Queryable, refs: { satellite: string; revision: number }[]): Promise<Map<string, DesiredState>> {
   if (refs.length === 0) return new Map();
   const { rows } = await q.query<{ satellite: string; document: DesiredState }>(
-    `SELECT ss.satellite, ss.document FROM satellite_states ss
-     JOIN unnest($1::text[], $2::bigint[]) AS u(satellite, revision) ON ss.satellite = u.satellite AND ss.revision = u.revision`,
+    `SELECT ss.satellite, d.document FROM satellite_states ss
+     JOIN unnest($1::text[], $2::bigint[]) AS u(satellite, revision) ON ss.satellite = u.satellite AND ss.revision = u.revision
+     JOIN satellite_documents d ON d.satellite = ss.satellite`,
     [refs.map((r) => r.satellite), refs.map((r) => r.revision)],
   );
   return new Map(rows.map((r) => [r.satellite, r.document]));
@@ -343,8 +377,9 @@ export async function loadState(q: Queryable, satellite: string): Promise<StateR
     applied_at: Date | null;
     applied_artifacts: ReportedArtifact[] | null;
   }>(
-    `SELECT ss.revision, ss.digest, ss.document, ss.artifact_since, ss.applied_revision, ss.applied_digest, ss.applied_at, ss.applied_artifacts
-     FROM satellites s LEFT JOIN satellite_states ss ON ss.satellite = s.name WHERE s.name = $1`,
+    `SELECT ss.revision, ss.digest, d.document, ss.artifact_since, ss.applied_revision, ss.applied_digest, ss.applied_at, ss.applied_artifacts
+     FROM satellites s LEFT JOIN satellite_states ss ON ss.satellite = s.name LEFT JOIN satellite_documents d ON d.satellite = s.name
+     WHERE s.name = $1`,
     [satellite],
   );
   const r = rows[0];

@@ -143,10 +143,10 @@ export class TelemetryQueries {
   /** Images held by each registered site against the artifacts of its desired state. */
   async images(): Promise<ImagesView> {
     const { rows } = await this.pool.query<{ name: string; inventory: SiteImages['inventory']; desired: SiteImages['desired'] | null }>(
-      `SELECT s.name, st.inventory, ss.document->'artifacts' AS desired
+      `SELECT s.name, st.inventory, d.document->'artifacts' AS desired
        FROM satellites s
        LEFT JOIN satellite_status st ON st.satellite = s.name
-       LEFT JOIN satellite_states ss ON ss.satellite = s.name
+       LEFT JOIN satellite_documents d ON d.satellite = s.name
        WHERE s.revoked_at IS NULL
        ORDER BY s.name`,
     );
