@@ -22,6 +22,7 @@ export {
   SatelliteStateView,
   ErrorBody,
 } from './rest.js';
+export { FrontedService, ReadinessQuery } from './rest.js';
 export { subjects, satelliteOf, outboxTarget } from './subjects.js';
 export { TelemetryKind, InventoryImage, Heartbeat, HeartbeatRuntime, SyncEvent } from './telemetry.js';
 export {

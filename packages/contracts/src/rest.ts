@@ -80,6 +80,18 @@ export const ErrorBody = z.strictObject({
   error: z.strictObject({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
 });
 
+/** The cloud services the gateway fronts, as their RPC subjects name them. */
+export const FrontedService = z.enum(['registration', 'state', 'command', 'telemetry']);
+
+/** `GET /readyz?services=state,registration`: probe only these; default every fronted service. */
+export const ReadinessQuery = z.strictObject({
+  services: z
+    .string()
+    .transform((s) => [...new Set(s.split(',').map((x) => x.trim()).filter(Boolean))])
+    .pipe(z.array(FrontedService).min(1, 'name at least one service'))
+    .optional(),
+});
+
 export type PutGroupBody = z.infer<typeof PutGroupBody>;
 export type Group = z.infer<typeof Group>;
 export type CreateSatelliteBody = z.infer<typeof CreateSatelliteBody>;
@@ -90,3 +102,5 @@ export type PutSatelliteConfigBody = z.infer<typeof PutSatelliteConfigBody>;
 export type AppliedState = z.infer<typeof AppliedState>;
 export type SatelliteStateView = z.infer<typeof SatelliteStateView>;
 export type ErrorBody = z.infer<typeof ErrorBody>;
+export type FrontedService = z.infer<typeof FrontedService>;
+export type ReadinessQuery = z.infer<typeof ReadinessQuery>;

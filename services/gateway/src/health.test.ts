@@ -1,19 +1,29 @@
 import { describe, expect, it } from 'vitest';
-import { rpcError, rpcOk, UplinkError, ErrorCode } from '@uplink/contracts';
+import type { z } from 'zod';
+import { rpcError, rpcMethods, rpcOk, UplinkError, ErrorCode, type FrontedService } from '@uplink/contracts';
 import { waitFor } from '@uplink/testkit';
+import { readinessProbes } from './rpc-gateway.js';
 import { startFixture } from './testing/fixtures.js';
 
 describe('probes and metrics', () => {
-  it('answers /healthz and /readyz without a token when NATS and both services are up', async () => {
+  it('answers /healthz and /readyz without a token when NATS and the four services are up', async () => {
     await using f = await startFixture();
     const health = await f.api('GET', '/healthz', { token: null });
     expect(health.status).toBe(200);
     expect(health.body).toEqual({ status: 'ok' });
-    // a service answering with an error envelope is still up
-    f.state.reply('listGroups', rpcError(new UplinkError(ErrorCode.CONFLICT, 'busy')));
+    // a service answering with an error envelope (the probe's lookup found nothing) is still up
+    f.state.reply('getGroup', rpcError(new UplinkError(ErrorCode.GROUP_NOT_FOUND, 'no such group')));
     const ready = await f.api('GET', '/readyz', { token: null });
     expect(ready.status).toBe(200);
-    expect(ready.body).toEqual({ status: 'ready', checks: { nats: 'ok', state: 'ok', registration: 'ok' } });
+    const up = { ok: true, ms: expect.any(Number) };
+    expect(ready.body).toEqual({ ok: true, nats: { ok: true }, services: { registration: up, state: up, command: up, telemetry: up } });
+    // each service got one probe, a request its contract accepts
+    for (const stub of [f.registration, f.state, f.command, f.telemetry]) {
+      expect(stub.received).toHaveLength(1);
+      const { method, data } = stub.received[0]!;
+      expect(readinessProbes[stub.service as FrontedService].method).toBe(method);
+      expect((rpcMethods[stub.service] as Record<string, z.ZodType>)[method]!.safeParse(data).success).toBe(true);
+    }
   });
 
   it('reports a stopped service: 503 on its routes and on /readyz, naming it; other routes keep working', async () => {
@@ -26,23 +36,70 @@ describe('probes and metrics', () => {
 
     const ready = await f.api('GET', '/readyz', { token: null });
     expect(ready.status).toBe(503);
-    expect(ready.body.error).toMatchObject({
-      code: 'SERVICE_UNAVAILABLE',
-      message: 'not ready: registration',
-      details: { checks: { nats: 'ok', state: 'ok', registration: expect.stringContaining('registration') } },
+    expect(ready.body).toMatchObject({
+      ok: false,
+      error: { code: 'SERVICE_UNAVAILABLE', message: 'not ready: registration' },
+      nats: { ok: true },
+      services: {
+        registration: { ok: false, error: expect.stringContaining('service "registration" is not running'), ms: expect.any(Number) },
+        state: { ok: true },
+        command: { ok: true },
+        telemetry: { ok: true },
+      },
     });
 
     f.state.reply('listGroups', rpcOk([]));
     expect((await f.api('GET', '/v1/groups')).status).toBe(200);
   });
 
-  it('reports a service that does not answer in time as not ready', async () => {
-    await using f = await startFixture({ RPC_TIMEOUT_MS: '300' });
-    f.state.reply('listGroups', 'hang');
+  it('names every service that is down: command and telemetry-ingest too', async () => {
+    await using f = await startFixture();
+    await f.command.close();
+    await f.telemetry.close();
     const ready = await f.api('GET', '/readyz', { token: null });
     expect(ready.status).toBe(503);
-    expect(ready.body.error.message).toBe('not ready: state');
-    expect(ready.body.error.details.checks.state).toContain('did not answer');
+    expect(ready.body.error.message).toBe('not ready: command, telemetry');
+    expect(Object.entries(ready.body.services).map(([name, s]: [string, any]) => [name, s.ok])).toEqual([
+      ['registration', true],
+      ['state', true],
+      ['command', false],
+      ['telemetry', false],
+    ]);
+    expect(ready.body.services.telemetry.error).toContain('service "telemetry" is not running');
+    // the gauge follows, and probes stay out of the RPC metrics
+    const metrics = await f.api('GET', '/metrics', { token: null });
+    expect(metrics.text).toMatch(/uplink_gateway_service_ready\{service="command"\} 0/);
+    expect(metrics.text).toMatch(/uplink_gateway_service_ready\{service="state"\} 1/);
+    expect(metrics.text).toMatch(/uplink_gateway_service_ready\{service="nats"\} 1/);
+    expect(metrics.text).not.toMatch(/uplink_gateway_rpc_duration_seconds_count\{service="command"/);
+    expect(f.logs.some((l) => l.includes('readiness: not ready') && l.includes('"service":"command"'))).toBe(true);
+  });
+
+  it('probes only the services named by ?services=, and rejects names it does not front', async () => {
+    await using f = await startFixture();
+    await f.command.close();
+    const ready = await f.api('GET', '/readyz?services=state,registration', { token: null });
+    expect(ready.status).toBe(200);
+    expect(Object.keys(ready.body.services)).toEqual(['state', 'registration']);
+    expect(f.telemetry.received).toHaveLength(0);
+    expect((await f.api('GET', '/readyz?services=command', { token: null })).status).toBe(503);
+    for (const bad of ['?services=state,gateway', '?services=', '?service=state']) {
+      const res = await f.api('GET', `/readyz${bad}`, { token: null });
+      expect(res.status, bad).toBe(400);
+      expect(res.body.error.code).toBe('VALIDATION_FAILED');
+    }
+  });
+
+  it('reports a service that does not answer in time, or answers with something broken, as not ready', async () => {
+    await using f = await startFixture({ RPC_TIMEOUT_MS: '300' });
+    f.state.reply('getGroup', 'hang');
+    f.telemetry.reply('getStatus', 'throw');
+    const ready = await f.api('GET', '/readyz', { token: null });
+    expect(ready.status).toBe(503);
+    expect(ready.body.error.message).toBe('not ready: state, telemetry');
+    expect(ready.body.services.state.error).toContain('did not answer');
+    expect(ready.body.services.telemetry.error).toContain('failed');
+    expect(ready.body.services.command).toEqual({ ok: true, ms: expect.any(Number) });
   });
 
   it('answers 503 while NATS is down and recovers when it is back', async () => {
@@ -51,7 +108,7 @@ describe('probes and metrics', () => {
     await f.hub.stop();
     const ready = await waitFor(async () => {
       const r = await f.api('GET', '/readyz', { token: null });
-      return r.status === 503 && r.body.error.details.checks.nats !== 'ok' ? r : undefined;
+      return r.status === 503 && !r.body.nats.ok ? r : undefined;
     }, { timeoutMs: 10_000, what: 'readyz to report NATS down' });
     expect(ready.body.error.message).toContain('nats');
     const res = await f.api('GET', '/v1/groups');

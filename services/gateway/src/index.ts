@@ -10,5 +10,6 @@ export type { GatewayApp, GatewayAppOptions } from './app.js';
 export type { GatewayConfig } from './env.js';
 export type { GatewayModuleDeps } from './gateway.module.js';
 export type { CallOptions, ServiceCheck } from './rpc-gateway.js';
+export type { Readiness, ServiceReadiness } from './health.controller.js';
 export type { Principal } from './operators/token-verifier.js';
 export type { RouteInfo } from './operators/routes.js';

@@ -1,5 +1,5 @@
 // The gateway's Prometheus instruments, on one registry per app (so several apps can share a process).
-import { Counter, Histogram, createMetrics, type Registry } from '@uplink/observability';
+import { Counter, Gauge, Histogram, createMetrics, type Registry } from '@uplink/observability';
 
 export interface GatewayMetrics {
   registry: Registry;
@@ -7,6 +7,8 @@ export interface GatewayMetrics {
   httpDuration: Histogram<'method' | 'route' | 'status'>;
   rpcDuration: Histogram<'service' | 'method' | 'outcome'>;
   rpcErrors: Counter<'service' | 'method' | 'code'>;
+  /** 1 when the last /readyz found the service (or `nats`) ready, else 0 */
+  serviceReady: Gauge<'service'>;
 }
 
 export function createGatewayMetrics(): GatewayMetrics {
@@ -38,6 +40,12 @@ export function createGatewayMetrics(): GatewayMetrics {
       name: 'uplink_gateway_rpc_errors_total',
       help: 'RPC requests that did not return data, by error code',
       labelNames: ['service', 'method', 'code'],
+      registers,
+    }),
+    serviceReady: new Gauge({
+      name: 'uplink_gateway_service_ready',
+      help: 'whether the last /readyz found the service answering (1) or not (0); service="nats" is the gateway\'s NATS connection',
+      labelNames: ['service'],
       registers,
     }),
   };

@@ -7,6 +7,7 @@ import { TimeoutError, defer, firstValueFrom, mergeMap, timeout, type Subscripti
 import { z } from 'zod';
 import {
   ErrorCode,
+  FrontedService,
   UplinkError,
   httpStatusOf,
   rpcSubject,
@@ -19,17 +20,34 @@ import type { GatewayConfig } from './env.js';
 import type { GatewayMetrics } from './metrics.js';
 import { GATEWAY_ENV, GATEWAY_METRICS, LOGGER, NATS_CLIENT } from './tokens.js';
 
-/** What readiness sends to each service: a cheap read every service already answers. */
-export const readinessProbes: { [S in RpcService]?: { method: RpcMethod<S>; request: unknown } } = {
-  state: { method: 'listGroups', request: {} },
-  registration: { method: 'listSatellites', request: {} },
+/** A name no probe expects to exist: looking it up costs one indexed read and any answer will do. */
+const PROBE_NAME = 'uplink-readiness-probe';
+
+/**
+ * What readiness sends to each service the gateway fronts: a cheap read it already answers (a lookup
+ * by key, or a one-row list) that also reaches its database. Any envelope, "not found" included, counts.
+ */
+export const readinessProbes: { [S in FrontedService]: { method: RpcMethod<S>; request: RpcRequest<S, RpcMethod<S>> } } = {
+  registration: { method: 'getSatellite', request: { name: PROBE_NAME } },
+  state: { method: 'getGroup', request: { name: PROBE_NAME } },
+  command: { method: 'list', request: { limit: 1 } },
+  telemetry: { method: 'getStatus', request: { name: PROBE_NAME } },
 };
 
-export type ServiceCheck = { service: RpcService; ready: true } | { service: RpcService; ready: false; reason: string };
+/** One service's answer to the readiness probe; `ms` is how long it took (or how long we waited). */
+export interface ServiceCheck {
+  service: FrontedService;
+  ok: boolean;
+  /** why it is not ready, absent when ok */
+  error?: string;
+  ms: number;
+}
 
 export interface CallOptions {
   /** @default RPC_TIMEOUT_MS */
   timeoutMs?: number;
+  /** count the call in the RPC latency and error metrics (probes do not, or they would drown real traffic) @default true */
+  recordMetrics?: boolean;
 }
 
 const Envelope = z.discriminatedUnion('ok', [
@@ -125,25 +143,28 @@ export class RpcGateway implements OnApplicationBootstrap, OnApplicationShutdown
       code = mapped.error.code;
       throw mapped.error;
     } finally {
-      const seconds = (performance.now() - started) / 1000;
-      this.metrics.rpcDuration.observe({ service, method, outcome }, seconds);
-      if (code) this.metrics.rpcErrors.inc({ service, method, code });
+      if (opts.recordMetrics !== false) {
+        const seconds = (performance.now() - started) / 1000;
+        this.metrics.rpcDuration.observe({ service, method, outcome }, seconds);
+        if (code) this.metrics.rpcErrors.inc({ service, method, code });
+      }
     }
   }
 
-  /** Whether each service answers at all (any envelope counts); used by /readyz. */
-  async checkServices(timeoutMs: number): Promise<ServiceCheck[]> {
-    const entries = Object.entries(readinessProbes) as [RpcService, { method: string; request: unknown }][];
+  /** Whether each service answers at all (any envelope counts), all probed at once; used by /readyz. */
+  async checkServices(timeoutMs: number, services: readonly FrontedService[] = FrontedService.options): Promise<ServiceCheck[]> {
     return Promise.all(
-      entries.map(async ([service, probe]): Promise<ServiceCheck> => {
+      services.map(async (service): Promise<ServiceCheck> => {
+        const probe = readinessProbes[service] as { method: string; request: unknown };
+        const started = performance.now();
+        const ms = () => Math.round(performance.now() - started);
         try {
-          await this.call(service, probe.method as never, probe.request as never, { timeoutMs });
-          return { service, ready: true };
+          await this.call(service, probe.method as never, probe.request as never, { timeoutMs, recordMetrics: false });
+          return { service, ok: true, ms: ms() };
         } catch (err) {
-          if (err instanceof UplinkError && err.code === ErrorCode.SERVICE_UNAVAILABLE) return { service, ready: false, reason: err.message };
-          // any other error is still an answer: the service is up
-          if (err instanceof UplinkError && err.code !== ErrorCode.INTERNAL) return { service, ready: true };
-          return { service, ready: false, reason: err instanceof Error ? err.message : String(err) };
+          // an error envelope is still an answer: the service is up; only no answer or a broken one is not
+          if (err instanceof UplinkError && err.code !== ErrorCode.SERVICE_UNAVAILABLE && err.code !== ErrorCode.INTERNAL) return { service, ok: true, ms: ms() };
+          return { service, ok: false, error: err instanceof Error ? err.message : String(err), ms: ms() };
         }
       }),
     );

@@ -87,17 +87,21 @@ export interface Fixture extends AsyncDisposable {
   hub: Hub;
   state: StubService;
   registration: StubService;
+  command: StubService;
+  telemetry: StubService;
   gateway: GatewayApp;
   /** every log line the gateway wrote */
   logs: string[];
   api(method: string, path: string, opts?: { json?: unknown; body?: string; token?: string | null; headers?: Record<string, string> }): Promise<ApiResponse>;
 }
 
-/** A hub, both service stand-ins and a gateway (RPC_TIMEOUT_MS 1500, BODY_LIMIT_BYTES 4096). */
+/** A hub, stand-ins for the four services the gateway fronts and a gateway (RPC_TIMEOUT_MS 1500, BODY_LIMIT_BYTES 4096). */
 export async function startFixture(env: Record<string, string> = {}): Promise<Fixture> {
   const hub = await startHub();
   const state = await startStubService(hub.url, 'state');
   const registration = await startStubService(hub.url, 'registration');
+  const command = await startStubService(hub.url, 'command');
+  const telemetry = await startStubService(hub.url, 'telemetry');
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -119,12 +123,16 @@ export async function startFixture(env: Record<string, string> = {}): Promise<Fi
     await gateway.close();
     await state.close();
     await registration.close();
+    await command.close();
+    await telemetry.close();
     await hub[Symbol.asyncDispose]();
   };
   return {
     hub,
     state,
     registration,
+    command,
+    telemetry,
     gateway,
     logs,
     async api(method, path, opts = {}) {
