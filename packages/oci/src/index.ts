@@ -8,6 +8,7 @@ export { openContentStore, REF_NAME_ANNOTATION, REPOSITORY_ANNOTATION, PINNED_AN
 export { createRegistryHandler, parseRange } from './registry-handler.js';
 export { replicate } from './replicate.js';
 export { createPullThrough, compileAllowList } from './pull-through.js';
+export { storedTree } from './tree.js';
 
 export type { OciErrorOptions } from './errors.js';
 export type { Descriptor, Platform, ParsedManifest } from './manifest.js';

@@ -14,9 +14,9 @@ import { PassThrough } from 'node:stream';
 import type { RegistryClient } from './client.js';
 import { isDigest, isTag } from './digest.js';
 import { OciError, isOciError } from './errors.js';
-import { parseManifest } from './manifest.js';
 import type { ContentStore, StoredManifest } from './store.js';
 import type { OciLogger } from './logger.js';
+import { storedTree } from './tree.js';
 
 export interface PullThroughOptions {
   store: ContentStore;
@@ -217,26 +217,6 @@ export async function createPullThrough(opts: PullThroughOptions): Promise<PullT
     }
   }
 
-  async function closureOf(repository: string, digest: string, out: Set<string>): Promise<void> {
-    if (out.has(digest)) return;
-    out.add(digest);
-    let m: StoredManifest;
-    try {
-      m = await store.getManifest(repository, digest);
-    } catch {
-      return;
-    }
-    let p;
-    try {
-      p = parseManifest(m.bytes, m.mediaType);
-    } catch {
-      return;
-    }
-    for (const c of p.manifests) await closureOf(repository, c.digest, out);
-    if (p.config) out.add(p.config.digest);
-    for (const l of p.layers) out.add(l.digest);
-  }
-
   async function enforce(): Promise<EvictionResult> {
     await Promise.all(inflight.values()).catch(() => undefined);
     let usage = (await store.usage()).bytes;
@@ -255,7 +235,7 @@ export async function createPullThrough(opts: PullThroughOptions): Promise<PullT
           const at = await store.getManifest(victim.repository, tag).catch(() => undefined);
           if (at?.digest === victim.digest) await store.untag(victim.repository, tag);
         }
-        await closureOf(victim.repository, victim.digest, candidates);
+        await storedTree(store, victim.repository, victim.digest, candidates);
         // blobs of this manifest recorded on their own go with it
         for (const e of [...entries.values()]) if (e.kind === 'blob' && candidates.has(e.digest)) entries.delete(keyOf(e.kind, e.repository, e.digest));
       } else {

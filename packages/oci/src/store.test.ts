@@ -7,6 +7,7 @@ import { tempDir } from '@uplink/testkit';
 import { openContentStore, type ContentStore } from './store.js';
 import { sha256Digest } from './digest.js';
 import { MediaType } from './manifest.js';
+import { storedTree } from './tree.js';
 
 async function blob(store: ContentStore, bytes: Buffer = randomBytes(512)) {
   const digest = sha256Digest(bytes);
@@ -180,5 +181,29 @@ describe('content store', () => {
     await store.verify({ remove: true });
     expect(await store.hasBlob(b.digest)).toBe(false);
     expect(await store.hasBlob(a.digest)).toBe(true);
+  });
+
+  it('walks what a stored index reaches: child manifests, configs and layers, each once', async () => {
+    await using dir = await tempDir();
+    const store = await openContentStore({ root: dir.path });
+    const a = await image(store, { layers: 2 });
+    const b = await image(store);
+    await store.putManifest('team/app', a.bytes, MediaType.OCI_MANIFEST, []);
+    await store.putManifest('team/app', b.bytes, MediaType.OCI_MANIFEST, []);
+    const missing = 'sha256:' + '0'.repeat(64);
+    const index = Buffer.from(JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MediaType.OCI_INDEX,
+      manifests: [a, b, { digest: missing, size: 1 }].map((m) => ({ mediaType: MediaType.OCI_MANIFEST, digest: m.digest, size: m.size })),
+    }));
+    const indexDigest = sha256Digest(index);
+    await store.putManifest('team/app', index, MediaType.OCI_INDEX, ['v1']);
+    const all = await storedTree(store, 'team/app', indexDigest);
+    expect(all).toEqual([indexDigest, a.digest, ...a.blobs, b.digest, ...b.blobs, missing]);
+    // a shared seen set spans roots: a second walk from a child adds nothing
+    const seen = new Set<string>();
+    await storedTree(store, 'team/app', indexDigest, seen);
+    expect(await storedTree(store, 'team/app', a.digest, seen)).toEqual([]);
+    expect(seen.size).toBe(all.length);
   });
 });

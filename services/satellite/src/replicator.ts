@@ -28,6 +28,7 @@ import {
   parseManifest,
   replicate,
   sha256Digest,
+  storedTree,
   type ContentStore,
   type GcResult,
   type ManifestEntry,
@@ -515,29 +516,12 @@ export function createReplicator(opts: ReplicatorOptions): Replicator {
   }
 
   async function touchTree(repository: string, digest: string, seen: Set<string>) {
-    if (seen.has(digest)) return;
-    seen.add(digest);
     const now = new Date();
-    const touch = (d: string) => utimes(join(store.root, 'blobs', 'sha256', d.slice('sha256:'.length)), now, now).catch(() => undefined);
-    await touch(digest);
-    let m: StoredManifest;
-    try {
-      m = await store.getManifest(repository, digest);
-    } catch {
-      return;
-    }
-    let p;
-    try {
-      p = parseManifest(m.bytes, m.mediaType);
-    } catch {
-      return;
-    }
-    for (const c of p.manifests) await touchTree(repository, c.digest, seen);
-    for (const b of blobsOf(p)) if (!seen.has(b.digest)) {
-      seen.add(b.digest);
-      await touch(b.digest);
+    for (const d of await storedTree(store, repository, digest, seen)) {
+      await utimes(join(store.root, 'blobs', 'sha256', d.slice('sha256:'.length)), now, now).catch(() => undefined);
     }
   }
+
 
   async function collect(graceMs: number): Promise<GcResult> {
     const r = await store.gc({ graceMs });
