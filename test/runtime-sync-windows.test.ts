@@ -38,6 +38,8 @@ describe('sync windows', () => {
     }, { what: 'revision 1 applied, its content waiting' });
     expect(s.sync.window).toEqual({ windows: ['10:00-11:00'], open: false, waiting: 1, nextWindowAt: '2030-01-01T10:00:00.000Z' });
     expect(s.artifacts).toEqual([expect.objectContaining({ repository: 'library/app', status: 'pending' })]);
+    // what the heartbeat reports: waiting for the window, not syncing
+    expect(s.sync.status).toBe('waiting');
     expect(s.sync.bytesTotal).toBe(0);
     expect(await manifest('library/app')).toBe(404);
 
@@ -60,6 +62,7 @@ describe('sync windows', () => {
       return st.applied?.revision === 2 && st.sync.window.waiting === 1 && st;
     }, { what: 'revision 2 applied, the new image waiting' });
     expect(Object.fromEntries(s.artifacts.map((a) => [a.repository, a.status]))).toEqual({ 'library/app': 'ready', 'library/web': 'pending' });
+    expect(s.sync.status).toBe('waiting');
     expect(await manifest('library/app')).toBe(200);
     expect(await manifest('library/web')).toBe(404);
     const bytesBefore = s.sync.bytesTotal;
@@ -68,6 +71,7 @@ describe('sync windows', () => {
     offset += 2 * HOUR;
     s = await waitSettled(sat.statusUrl, 2);
     expect(s.artifacts.every((a) => a.status === 'ready')).toBe(true);
+    expect(s.sync.status).toBe('synced');
     expect(s.sync.window).toEqual({ windows: ['10:00-11:00'], open: true, waiting: 0, closesAt: '2030-01-01T11:00:00.000Z' });
     expect(s.sync.bytesTotal).toBeGreaterThan(bytesBefore);
     expect(await manifest('library/web')).toBe(200);

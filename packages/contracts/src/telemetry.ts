@@ -41,7 +41,8 @@ export const Heartbeat = z.strictObject({
   /** the whole inventory only when it changed since the last heartbeat; its hash always */
   inventory: z.strictObject({ hash: z.string(), images: z.array(InventoryImage).optional() }),
   sync: z.strictObject({
-    status: z.enum(['idle', 'syncing', 'synced', 'degraded', 'failed']),
+    // waiting: what is missing waits for the next sync window (nothing is being fetched)
+    status: z.enum(['idle', 'syncing', 'waiting', 'synced', 'degraded', 'failed']),
     ready: z.number().int().min(0),
     total: z.number().int().min(0),
     failed: z.number().int().min(0),

@@ -620,7 +620,11 @@ export function createReplicator(opts: ReplicatorOptions): Replicator {
     },
     listImages,
     artifacts: () => [...statuses.values()].map((s) => ({ ...s, tags: [...s.tags] })),
-    summary: () => ({ ...summarize([...statuses.values()]), lastSyncAt, bytesTotal }),
+    summary: () => {
+      let held = 0;
+      for (const k of waiting) if (statuses.has(k) && statuses.get(k)!.status !== 'ready' && statuses.get(k)!.status !== 'failed') held++;
+      return { ...summarize([...statuses.values()], held), lastSyncAt, bytesTotal };
+    },
     syncWindow: windowStatus,
     get current() {
       return current;

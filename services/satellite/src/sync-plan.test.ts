@@ -76,6 +76,13 @@ describe('summarize', () => {
     expect(summarize([{ status: 'ready' }, { status: 'failed' }])).toEqual({ status: 'degraded', ready: 1, total: 2, failed: 1 });
     expect(summarize([{ status: 'failed' }]).status).toBe('failed');
   });
+
+  it('says waiting when all that is left waits for a sync window', () => {
+    expect(summarize([{ status: 'ready' }, { status: 'pending' }], 1).status).toBe('waiting');
+    expect(summarize([{ status: 'failed' }, { status: 'pending' }], 1).status).toBe('waiting');
+    // one fetching while another waits: syncing
+    expect(summarize([{ status: 'pending' }, { status: 'pending' }], 1).status).toBe('syncing');
+  });
 });
 
 describe('nextRetryDue', () => {

@@ -40,7 +40,7 @@ export interface ArtifactStatus {
 }
 
 export interface SyncSummary {
-  status: 'idle' | 'syncing' | 'synced' | 'degraded' | 'failed';
+  status: 'idle' | 'syncing' | 'waiting' | 'synced' | 'degraded' | 'failed';
   ready: number;
   total: number;
   failed: number;
@@ -111,7 +111,11 @@ export function planPrune(entries: readonly StoreEntry[], targets: readonly Pick
 }
 
 /** The sync as one word for heartbeats and /status. */
-export function summarize(statuses: readonly Pick<ArtifactStatus, 'status'>[]): SyncSummary {
+/**
+ * The state's sync status from its artifacts'. `waiting` counts artifacts held for the next sync
+ * window: when they are all that is left to fetch, the status is `waiting`, not `syncing`.
+ */
+export function summarize(statuses: readonly Pick<ArtifactStatus, 'status'>[], waiting = 0): SyncSummary {
   const total = statuses.length;
   const ready = statuses.filter((s) => s.status === 'ready').length;
   const failed = statuses.filter((s) => s.status === 'failed').length;
@@ -120,6 +124,7 @@ export function summarize(statuses: readonly Pick<ArtifactStatus, 'status'>[]): 
   else if (ready === total) status = 'synced';
   else if (failed === total) status = 'failed';
   else if (ready + failed === total) status = 'degraded';
+  else if (waiting > 0 && ready + failed + waiting >= total) status = 'waiting';
   else status = 'syncing';
   return { status, ready, total, failed };
 }
