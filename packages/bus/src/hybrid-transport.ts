@@ -1,6 +1,9 @@
 // One Nest microservice served by several transports: each handler goes to the first transport that
 // accepts its pattern (e.g. JetStream durables for @EventPattern, core NATS request/reply for the rest).
+// Request handlers run inside the trace context their request carried (events get theirs from the
+// consumer runner).
 import { Server, type CustomTransportStrategy, type MessageHandler } from '@nestjs/microservices';
+import { withRequestTrace } from './rpc-trace.js';
 
 /** The part of a Nest transport server used here (any `Server`, whatever its status and event types). */
 export interface TransportServer {
@@ -26,7 +29,8 @@ export class HybridTransport extends Server implements CustomTransportStrategy {
     const key = typeof pattern === 'string' ? pattern : JSON.stringify(pattern);
     const route = this.routes.find((r) => r.accepts(key, isEventHandler));
     if (!route) throw new Error(`no transport serves the pattern ${key}`);
-    route.server.addHandler(pattern, callback, isEventHandler, extras);
+    const handler: MessageHandler = isEventHandler ? callback : (data: unknown, ctx?: unknown) => withRequestTrace(ctx, () => callback(data, ctx));
+    route.server.addHandler(pattern, handler, isEventHandler, extras);
   }
 
   listen(callback: (...optionalParams: unknown[]) => unknown): void {

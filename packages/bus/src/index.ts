@@ -6,6 +6,7 @@ export { createBatchPublisher } from './batch-publisher.js';
 export { deadLetter } from './dead-letter.js';
 export { JetStreamTransport } from './nest-transport.js';
 export { HybridTransport } from './hybrid-transport.js';
+export { tracedRequest, withRequestTrace } from './rpc-trace.js';
 export { nestLogger } from './nest-logger.js';
 export { BusError, BusErrorCode, InvalidMessageError, RetryableError, isInvalidMessage } from './errors.js';
 export { backoffDelay, sleep, retry } from './backoff.js';

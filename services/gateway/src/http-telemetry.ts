@@ -1,10 +1,29 @@
-// Per-request observability on the fastify instance: a request id (echoed as x-request-id), one log
-// line per request (id, method, route, status, duration; headers are never logged, so neither is the
-// token), and the HTTP request counter and duration histogram.
+// Per-request observability on the fastify instance: a request id (echoed as x-request-id), a trace
+// (the caller's `traceparent`, else a new one; echoed as x-trace-id and carried on every RPC the request
+// makes), one log line per request (id, trace id, method, route, status, duration; headers are never
+// logged, so neither is the token), and the HTTP request counter and duration histogram.
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Logger } from '@uplink/observability';
+import { context, extractTraceContext, trace, withNewTrace, type Context, type Logger } from '@uplink/observability';
 import type { GatewayMetrics } from './metrics.js';
+
+const traces = new WeakMap<FastifyRequest, Context>();
+
+/** The trace a request belongs to: the one its `traceparent` names when well-formed, else a new one. */
+function traceOf(req: FastifyRequest): Context {
+  const header = (name: string) => {
+    const v = req.headers[name];
+    return typeof v === 'string' ? v : undefined;
+  };
+  const carried = extractTraceContext(header);
+  return trace.getSpanContext(carried) ? carried : withNewTrace(() => context.active());
+}
+
+/** The trace id of a request, for its log line. */
+export function traceIdOf(req: FastifyRequest): string | undefined {
+  const ctx = traces.get(req);
+  return ctx ? trace.getSpanContext(ctx)?.traceId : undefined;
+}
 
 const CLIENT_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
@@ -22,7 +41,18 @@ function routeOf(req: FastifyRequest): string {
 export function instrumentHttp(fastify: FastifyInstance, opts: { log: Logger; metrics: GatewayMetrics }): void {
   fastify.addHook('onRequest', (req, reply, done) => {
     void reply.header('x-request-id', req.id);
-    done();
+    const ctx = traceOf(req);
+    traces.set(req, ctx);
+    const traceId = trace.getSpanContext(ctx)?.traceId;
+    if (traceId) void reply.header('x-trace-id', traceId);
+    context.with(ctx, done);
+  });
+  // a body read over several socket reads continues in the socket's async context, not the request's;
+  // the handler (guards, Nest, RPC calls) starts from here, so it is put back in the request's trace
+  fastify.addHook('preHandler', (req, _reply, done) => {
+    const ctx = traces.get(req);
+    if (ctx) context.with(ctx, done);
+    else done();
   });
   fastify.addHook('onResponse', (req, reply, done) => {
     const route = routeOf(req);
@@ -30,7 +60,7 @@ export function instrumentHttp(fastify: FastifyInstance, opts: { log: Logger; me
     const seconds = reply.elapsedTime / 1000;
     opts.metrics.httpRequests.inc({ method: req.method, route, status });
     opts.metrics.httpDuration.observe({ method: req.method, route, status }, seconds);
-    const line = { reqId: req.id, method: req.method, route, url: req.url, status: reply.statusCode, durationMs: Math.round(reply.elapsedTime * 10) / 10 };
+    const line = { reqId: req.id, traceId: traceIdOf(req), method: req.method, route, url: req.url, status: reply.statusCode, durationMs: Math.round(reply.elapsedTime * 10) / 10 };
     if (reply.statusCode >= 500) opts.log.warn(line, 'request');
     else opts.log.info(line, 'request');
     done();

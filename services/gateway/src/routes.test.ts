@@ -56,7 +56,7 @@ describe('routes', () => {
     expect(res.status).toBe(c.status);
     if (c.status === 204) expect(res.text).toBe('');
     else expect(res.body).toEqual(data);
-    expect(lastReceived(stub)).toEqual({ method: c.rpc, data: c.request });
+    expect(lastReceived(stub)).toEqual({ method: c.rpc, data: c.request, traceId: res.headers.get('x-trace-id') });
   });
 
   it('maps a service error to its HTTP status and keeps code, message and details', async () => {

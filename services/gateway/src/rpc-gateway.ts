@@ -1,5 +1,6 @@
-// The gateway's only way to the cloud services: Nest's NATS client sends `uplink.rpc.<service>.<method>`,
-// waits at most RPC_TIMEOUT_MS, and unwraps the RpcReply envelope into data or an UplinkError.
+// The gateway's only way to the cloud services: Nest's NATS client sends `uplink.rpc.<service>.<method>`
+// (with the request's `traceparent` in the NATS headers), waits at most RPC_TIMEOUT_MS, and unwraps the
+// RpcReply envelope into data or an UplinkError.
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { ClientProxy } from '@nestjs/microservices';
 import { EmptyResponseException } from '@nestjs/microservices/errors/empty-response.exception.js';
@@ -15,6 +16,7 @@ import {
   type RpcRequest,
   type RpcService,
 } from '@uplink/contracts';
+import { tracedRequest } from '@uplink/bus';
 import type { Logger } from '@uplink/observability';
 import type { GatewayConfig } from './env.js';
 import type { GatewayMetrics } from './metrics.js';
@@ -106,6 +108,8 @@ export class RpcGateway implements OnApplicationBootstrap, OnApplicationShutdown
     opts: CallOptions = {},
   ): Promise<unknown> {
     const subject = rpcSubject(service, method);
+    // taken now, inside the request's trace: the services run the handler in it
+    const payload = tracedRequest(request);
     const timeoutMs = opts.timeoutMs ?? this.env.RPC_TIMEOUT_MS;
     const started = performance.now();
     let outcome = 'ok';
@@ -117,7 +121,7 @@ export class RpcGateway implements OnApplicationBootstrap, OnApplicationShutdown
             throw new NatsUnavailable(describe(err), { cause: err });
           }),
         ).pipe(
-          mergeMap(() => this.client.send<unknown>(subject, request)),
+          mergeMap(() => this.client.send<unknown>(subject, payload)),
           timeout({ first: timeoutMs }),
         ),
       );

@@ -1,10 +1,12 @@
 // `uplink.rpc.telemetry.*` (core NATS request/reply, queue group "telemetry"): the fleet reads the
-// gateway serves. Every reply is an RpcReply envelope; a bad request is VALIDATION_FAILED.
+// gateway serves. Every reply is an RpcReply envelope; a bad request is VALIDATION_FAILED. Each runs in
+// the trace context its request carried.
 import { Controller, Inject } from '@nestjs/common';
-import { MessagePattern, Payload, Transport } from '@nestjs/microservices';
+import { Ctx, MessagePattern, NatsContext, Payload, Transport } from '@nestjs/microservices';
 import type { z } from 'zod';
+import { withRequestTrace } from '@uplink/bus';
 import { parseOrThrow, rpcError, rpcMethods, rpcOk, rpcSubject, UplinkError, type RpcReply } from '@uplink/contracts';
-import type { Logger } from '@uplink/observability';
+import { currentTraceId, type Logger } from '@uplink/observability';
 import type { TelemetryQueries } from './queries.js';
 import { LOGGER, QUERIES } from './tokens.js';
 
@@ -19,32 +21,34 @@ export class TelemetryRpcController {
   ) {}
 
   @MessagePattern(rpcSubject('telemetry', 'getStatus'), Transport.NATS)
-  getStatus(@Payload() req: unknown) {
-    return this.answer('getStatus', req, (r) => this.queries.status(r.name));
+  getStatus(@Payload() req: unknown, @Ctx() ctx: NatsContext) {
+    return this.answer('getStatus', req, ctx, (r) => this.queries.status(r.name));
   }
 
   @MessagePattern(rpcSubject('telemetry', 'fleet'), Transport.NATS)
-  fleet(@Payload() req: unknown) {
-    return this.answer('fleet', req, () => this.queries.fleet());
+  fleet(@Payload() req: unknown, @Ctx() ctx: NatsContext) {
+    return this.answer('fleet', req, ctx, () => this.queries.fleet());
   }
 
   @MessagePattern(rpcSubject('telemetry', 'query'), Transport.NATS)
-  query(@Payload() req: unknown) {
-    return this.answer('query', req, (r) => this.queries.telemetry(r.satellite, r.query));
+  query(@Payload() req: unknown, @Ctx() ctx: NatsContext) {
+    return this.answer('query', req, ctx, (r) => this.queries.telemetry(r.satellite, r.query));
   }
 
   @MessagePattern(rpcSubject('telemetry', 'images'), Transport.NATS)
-  images(@Payload() req: unknown) {
-    return this.answer('images', req, () => this.queries.images());
+  images(@Payload() req: unknown, @Ctx() ctx: NatsContext) {
+    return this.answer('images', req, ctx, () => this.queries.images());
   }
 
-  private async answer<M extends Method, T>(method: M, raw: unknown, fn: (req: z.infer<(typeof methods)[M]>) => Promise<T>): Promise<RpcReply<T>> {
-    try {
-      const req = parseOrThrow(methods[method], raw ?? {}, `${method} request`) as z.infer<(typeof methods)[M]>;
-      return rpcOk(await fn(req));
-    } catch (err) {
-      if (!(err instanceof UplinkError)) this.log.error({ err, method }, 'rpc failed');
-      return rpcError(err);
-    }
+  private answer<M extends Method, T>(method: M, raw: unknown, ctx: NatsContext, fn: (req: z.infer<(typeof methods)[M]>) => Promise<T>): Promise<RpcReply<T>> {
+    return withRequestTrace(ctx, async () => {
+      try {
+        const req = parseOrThrow(methods[method], raw ?? {}, `${method} request`) as z.infer<(typeof methods)[M]>;
+        return rpcOk(await fn(req));
+      } catch (err) {
+        if (!(err instanceof UplinkError)) this.log.error({ err, method, traceId: currentTraceId() }, 'rpc failed');
+        return rpcError(err);
+      }
+    });
   }
 }

@@ -5,10 +5,12 @@ import 'reflect-metadata';
 import { Writable } from 'node:stream';
 import { Controller, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { MessagePattern, Transport, type MicroserviceOptions } from '@nestjs/microservices';
+import { Ctx, MessagePattern, Payload, ServerNats, Transport, type MicroserviceOptions } from '@nestjs/microservices';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { pino } from 'pino';
 import { GatewayEnv, loadEnv, rpcMethods, rpcOk, rpcSubject, type RpcReply, type RpcService } from '@uplink/contracts';
+import { HybridTransport, withRequestTrace } from '@uplink/bus';
+import { currentTraceId } from '@uplink/observability';
 import { startHub, type Hub } from '@uplink/testkit';
 import { createGatewayApp, type GatewayApp } from '../app.js';
 
@@ -17,6 +19,8 @@ export const TOKEN = 'test-admin-token-0123456789abcdef';
 export interface Received {
   method: string;
   data: unknown;
+  /** the trace id active in the handler (from the request's traceparent) */
+  traceId: string | undefined;
 }
 
 /** 'hang' never answers (for timeouts); 'throw' throws instead of answering with an envelope. */
@@ -30,40 +34,56 @@ export interface StubService extends AsyncDisposable {
   close(): Promise<void>;
 }
 
+export interface StubOptions {
+  /**
+   * 'hybrid': core NATS request/reply behind a HybridTransport (as state-publisher and command are);
+   * 'plain': Nest's NATS transport, the handler entering the request's trace itself with
+   * withRequestTrace (as telemetry-ingest does). @default 'hybrid'
+   */
+  served?: 'hybrid' | 'plain';
+}
+
 /** A Nest NATS microservice answering every `uplink.rpc.<service>.*` method of the contract. */
-export async function startStubService(servers: string, service: RpcService): Promise<StubService> {
+export async function startStubService(servers: string, service: RpcService, opts: StubOptions = {}): Promise<StubService> {
   const received: Received[] = [];
   const replies = new Map<string, StubReply>();
 
   class StubController {}
   for (const method of Object.keys(rpcMethods[service])) {
-    const handler = async (data: unknown) => {
-      received.push({ method, data });
+    const answer = async (data: unknown) => {
+      received.push({ method, data, traceId: currentTraceId() });
       const r = replies.get(method) ?? rpcOk({ stub: method });
       if (r === 'hang') return new Promise(() => {});
       if (r === 'throw') throw new Error('stub failure');
       if ('raw' in r) return r.raw;
       return r;
     };
+    const handler = opts.served === 'plain' ? (data: unknown, ctx: unknown) => withRequestTrace(ctx, () => answer(data)) : answer;
     Object.defineProperty(StubController.prototype, method, { value: handler, writable: true, configurable: true });
     MessagePattern(rpcSubject(service, method as never))(
       StubController.prototype,
       method,
       Object.getOwnPropertyDescriptor(StubController.prototype, method)!,
     );
+    if (opts.served === 'plain') {
+      Payload()(StubController.prototype, method, 0);
+      Ctx()(StubController.prototype, method, 1);
+    }
   }
   Controller()(StubController);
   @Module({ controllers: [StubController] })
   class StubModule {}
 
-  const ms = await NestFactory.createMicroservice<MicroserviceOptions>(StubModule, {
-    transport: Transport.NATS,
-    options: { servers, queue: `uplink-${service}` },
-    logger: false,
-  });
+  const rpc = new ServerNats({ servers, queue: `uplink-${service}` });
+  const ms = await NestFactory.createMicroservice<MicroserviceOptions>(
+    StubModule,
+    opts.served === 'plain'
+      ? { transport: Transport.NATS, options: { servers, queue: `uplink-${service}` }, logger: false }
+      : { strategy: new HybridTransport([{ server: rpc, accepts: () => true }]), logger: false },
+  );
   await ms.listen();
   // make sure the server has our subscriptions before anyone sends
-  await ms.unwrap<NatsConnection>().flush();
+  await (opts.served === 'plain' ? ms.unwrap<NatsConnection>() : rpc.unwrap<NatsConnection>()).flush();
   let closed: Promise<void> | undefined;
   const close = () => (closed ??= ms.close());
   return {
@@ -101,7 +121,7 @@ export async function startFixture(env: Record<string, string> = {}): Promise<Fi
   const state = await startStubService(hub.url, 'state');
   const registration = await startStubService(hub.url, 'registration');
   const command = await startStubService(hub.url, 'command');
-  const telemetry = await startStubService(hub.url, 'telemetry');
+  const telemetry = await startStubService(hub.url, 'telemetry', { served: 'plain' });
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
