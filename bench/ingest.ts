@@ -15,11 +15,11 @@ import { createRequire } from 'node:module';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { headers as natsHeaders, connect } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { hubStreams, schemaHeader, SCHEMA_HEADER, subjects, type Heartbeat } from '@uplink/contracts';
-import { provisionStreams } from '@uplink/bus';
+import { decodeMessage, hubStreams, schemaHeader, SCHEMA_HEADER, subjects, type Heartbeat } from '@uplink/contracts';
+import { createBatchPublisher, provisionStreams } from '@uplink/bus';
 import { createPgSchema, freePort, startHub, waitFor } from '@uplink/testkit';
 import { arg, cpuSeconds, repoRoot, startService, writeResult } from './support.js';
 
@@ -45,7 +45,12 @@ function heartbeat(satellite: string, seq: number): Heartbeat {
   };
 }
 
-/** A publisher process: sites [first, first+count) round-robin until the deadline. */
+/**
+ * A publisher process: sites [first, first+count) round-robin until the deadline, published as the
+ * forwarder publishes its OUTBOX (the bus's batch publisher: batches of `window` messages, each with
+ * its Nats-Msg-Id, PubAcks awaited per batch). A forwarder sends stored bytes and never encodes a
+ * heartbeat, so the body is built from a template around each site's seq and time.
+ */
 async function publisher(): Promise<void> {
   const url = process.env.BENCH_NATS_URL!;
   const first = Number(process.env.BENCH_FIRST);
@@ -56,39 +61,49 @@ async function publisher(): Promise<void> {
   const total = Number(process.env.BENCH_TOTAL ?? Infinity);
   const seqBase = Number(process.env.BENCH_SEQ_BASE ?? 0);
   const window = Number(process.env.BENCH_WINDOW);
-  const js = jetstream(nc);
+  const batches = createBatchPublisher(nc);
   const enc = new TextEncoder();
   const schema = schemaHeader('heartbeat');
+  // the heartbeat as JSON with markers where the name, seq, uptime and times go
+  const template = JSON.stringify({ ...heartbeat('@@SAT@@', 0), at: '@@NOW@@', link: { connected: true, lastContactAt: '@@NOW@@' } })
+    .replace('"seq":0', '"seq":@@SEQ@@')
+    .replace('"uptimeSeconds":0', '"uptimeSeconds":@@UP@@');
+  const parts = template.split(/(@@SAT@@|@@NOW@@|@@SEQ@@|@@UP@@)/);
+  const body = (sat: string, seq: number, now: string) => {
+    let out = '';
+    for (const p of parts) out += p === '@@SAT@@' ? sat : p === '@@SEQ@@' ? String(seq) : p === '@@UP@@' ? String(seq * 30) : p === '@@NOW@@' ? now : p;
+    return out;
+  };
+  // a broken template would be dead-lettered and the run would wait for ever: check it once
+  const sample = decodeMessage('heartbeat', schema, body(siteName(first), 1, new Date().toISOString()));
+  if (!sample.ok || sample.value.seq !== 1 || sample.value.uptimeSeconds !== 30) throw new Error(`heartbeat template broken: ${sample.ok ? 'fields' : sample.reason}`);
   let published = 0;
   let failed = 0;
-  let inflight = 0;
-  let wake: (() => void) | undefined;
   const seqs = new Array<number>(count).fill(seqBase);
   let sent = 0;
+  let i = 0;
   const more = () => sent < total && Date.now() < until;
   while (more()) {
-    for (let i = 0; i < count && more(); i++, sent++) {
-      while (inflight >= window) await new Promise<void>((r) => (wake = r));
+    const batch = [];
+    const now = new Date().toISOString();
+    for (; batch.length < window && more() && sent < total; sent++, i = (i + 1) % count) {
       const sat = siteName(first + i);
       const seq = ++seqs[i]!;
       const h = natsHeaders();
       h.set(SCHEMA_HEADER, schema);
-      inflight++;
-      js.publish(subjects.telemetry(sat, 'heartbeat'), enc.encode(JSON.stringify(heartbeat(sat, seq))), { msgID: `${sat}:hb:${seq}`, headers: h, timeout: 30_000 })
-        .then(() => void published++, () => void failed++)
-        .finally(() => {
-          inflight--;
-          const w = wake;
-          wake = undefined;
-          w?.();
-        });
+      h.set('Nats-Msg-Id', `${sat}:hb:${seq}`);
+      batch.push({ subject: subjects.telemetry(sat, 'heartbeat'), data: enc.encode(body(sat, seq, now)), headers: h });
+    }
+    for (const o of await batches.publish(batch, 30_000)) {
+      if (o.ok) published++;
+      else failed++;
     }
   }
-  while (inflight > 0) await new Promise<void>((r) => (wake = r));
+  batches.close();
   await nc.close();
   const cpu = process.cpuUsage();
   process.stdout.write(
-    JSON.stringify({ published, failed, cpuSeconds: (cpu.user + cpu.system) / 1e6, lastSeq: Object.fromEntries(seqs.flatMap((s, i) => (s > seqBase ? [[siteName(first + i), s]] : []))) }) + '\n',
+    JSON.stringify({ published, failed, cpuSeconds: (cpu.user + cpu.system) / 1e6, lastSeq: Object.fromEntries(seqs.flatMap((s, j) => (s > seqBase ? [[siteName(first + j), s]] : []))) }) + '\n',
   );
 }
 
@@ -151,7 +166,7 @@ async function main() {
   const SITES = Number(arg('sites', '10000'));
   const SECONDS = Number(arg('seconds', '30'));
   const PUBLISHERS = Number(arg('publishers', '2'));
-  const WINDOW = Number(arg('window', '2000'));
+  const WINDOW = Number(arg('window', '1000'));
   const BACKLOG = Number(arg('backlog', '200000'));
 
   await using hub = await startHub();
