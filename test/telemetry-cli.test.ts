@@ -28,7 +28,8 @@ async function uplink(...args: string[]): Promise<{ code: number; stdout: string
 
 beforeAll(async () => {
   sys = await startTelemetrySystem();
-  await sys.register('cli-01');
+  // cli-00 (no inventory) comes first in name order: with --limit 1 the report takes two pages
+  await sys.register('cli-00', 'cli-01');
   await sys.forward('heartbeat', heartbeat('cli-01', 1, { inventory: { hash: 'h', images: [{ repository: 'app/web', digest: 'sha256:' + 'c'.repeat(64), sizeBytes: 5 }] } }), 'cli:1');
   await sys.stored('cli-01', 1);
 });
@@ -55,6 +56,30 @@ describe('uplink telemetry commands', { timeout: 90_000 }, () => {
 
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/SATELLITE_NOT_FOUND: satellite "nowhere" does not exist/);
+  });
+
+  it('shows the image report a page of sites at a time, or all pages as one', async () => {
+    const [firstPage, all, badCursor, badLimit] = await Promise.all([
+      uplink('images', '--limit', '1'),
+      uplink('images', '--all', '--limit', '1', '--json'),
+      uplink('images', '--cursor', 'bogus'),
+      uplink('images', '--limit', '0'),
+    ]);
+    expect(firstPage.code).toBe(0);
+    const next = /sites cli-00 to cli-00 only; next page: uplink images --cursor (\S+) --limit 1 \(or --all/.exec(firstPage.stdout);
+    expect(next, firstPage.stdout).not.toBeNull();
+    const second = await uplink('images', '--cursor', next![1]!, '--limit', '1', '--json');
+    expect((JSON.parse(second.stdout) as ImagesView).sites.map((s) => s.name)).toEqual(['cli-01']);
+
+    const merged = JSON.parse(all.stdout) as ImagesView;
+    expect(merged.sites.map((s) => s.name)).toEqual(['cli-00', 'cli-01']);
+    expect(merged.images).toMatchObject([{ repository: 'app/web', sites: ['cli-01'] }]);
+    expect(merged.nextCursor).toBeUndefined();
+
+    expect(badCursor.code).toBe(2);
+    expect(badCursor.stderr).toMatch(/VALIDATION_FAILED: .*cursor/);
+    expect(badLimit.code).toBe(1);
+    expect(badLimit.stderr).toMatch(/--limit: give a number of sites from 1 to 1000/);
   });
 
   it('tails live telemetry of one satellite', async () => {

@@ -83,9 +83,48 @@ export type TelemetryPage = z.infer<typeof TelemetryPage>;
 
 const ImageRef = z.strictObject({ repository: Repository, digest: Digest });
 
-/** `GET /v1/images` */
+/** The most sites one page of `GET /v1/images` covers, and how many it covers unless told. */
+export const IMAGES_PAGE_MAX = 1_000;
+export const IMAGES_PAGE_DEFAULT = 100;
+
+const CursorBody = z.strictObject({ after: SatelliteName });
+
+/** The opaque `nextCursor` of a page of `GET /v1/images` that ends with site `after`. */
+export function imagesCursor(after: string): string {
+  return Buffer.from(JSON.stringify(CursorBody.parse({ after }))).toString('base64url');
+}
+
+/** A cursor as the client hands it back, decoded to where its page starts (after this site). */
+export const ImagesCursor = z
+  .string()
+  .max(200)
+  .transform((s, ctx) => {
+    let body: unknown;
+    try {
+      body = /^[A-Za-z0-9_-]+$/.test(s) ? JSON.parse(Buffer.from(s, 'base64url').toString('utf8')) : undefined;
+    } catch {
+      body = undefined;
+    }
+    const r = CursorBody.safeParse(body);
+    if (r.success) return r.data;
+    ctx.addIssue({ code: 'custom', message: 'not a cursor of GET /v1/images: pass the nextCursor of the previous page' });
+    return z.NEVER;
+  });
+
+/** `GET /v1/images?limit&cursor`: a page of sites in name order (strings, as they come from a URL). */
+export const ImagesQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(IMAGES_PAGE_MAX).default(IMAGES_PAGE_DEFAULT).describe('sites per page (1..1000) @default 100'),
+  cursor: ImagesCursor.optional().describe('the nextCursor of the previous page'),
+});
+export type ImagesQuery = z.infer<typeof ImagesQuery>;
+
+/**
+ * `GET /v1/images`: one page of sites, in name order, and the images those sites hold or should hold
+ * (each image's `sites`, `desiredBy` and `missingAt` name only this page's sites; the pages of a whole
+ * walk add up to the fleet's report). `nextCursor` is there when more sites follow.
+ */
 export const ImagesView = z.strictObject({
-  /** every image a site holds or should hold */
+  /** every image a site of this page holds or should hold */
   images: z.array(
     ImageRef.extend({
       tags: z.array(z.string()),
@@ -108,6 +147,8 @@ export const ImagesView = z.strictObject({
     }),
   ),
   generatedAt: z.iso.datetime(),
+  /** pass as `cursor` for the next page; absent on the last one */
+  nextCursor: z.string().optional(),
 });
 export type ImagesView = z.infer<typeof ImagesView>;
 

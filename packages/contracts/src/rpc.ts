@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { GroupName, SatelliteName } from './names.js';
 import { CreateSatelliteBody, PutGroupBody, PutSatelliteConfigBody } from './rest.js';
 import { subjects } from './subjects.js';
-import { TelemetryQuery } from './fleet.js';
+import { IMAGES_PAGE_DEFAULT, IMAGES_PAGE_MAX, TelemetryQuery } from './fleet.js';
 import { CreateCommandBody, ListCommandsQuery } from './commands.js';
 import { ztrRpcMethods } from './ztr.js';
 import { authRpcMethods } from './operators.js';
@@ -33,7 +33,11 @@ export const rpcMethods = {
     getStatus: z.strictObject({ name: SatelliteName }),
     fleet: z.strictObject({}),
     query: z.strictObject({ satellite: SatelliteName, query: TelemetryQuery }),
-    images: z.strictObject({}),
+    /** a page of sites in name order: at most `limit`, those after `after` */
+    images: z.strictObject({
+      limit: z.number().int().min(1).max(IMAGES_PAGE_MAX).default(IMAGES_PAGE_DEFAULT),
+      after: SatelliteName.optional(),
+    }),
   },
   command: {
     create: CreateCommandBody,

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PutSatelliteConfigBody, rpcError, rpcOk, UplinkError, ErrorCode } from '@uplink/contracts';
+import { imagesCursor, PutSatelliteConfigBody, rpcError, rpcOk, UplinkError, ErrorCode } from '@uplink/contracts';
 import { startFixture, TOKEN, type Fixture, type StubService } from './testing/fixtures.js';
 
 const group = { registry: 'http://127.0.0.1:5000', artifacts: [{ repository: 'library/nginx', tags: ['1.27'] }] };
@@ -205,5 +205,37 @@ describe('request log', () => {
     const all = f.logs.join('\n');
     expect(all).not.toContain(TOKEN);
     expect(all).not.toContain('wrong-token-that-must-not-appear');
+  });
+});
+
+describe('GET /v1/images paging', () => {
+  it('asks telemetry-ingest for a page of sites: 100 unless told, after the cursor; nextCursor passes through', async () => {
+    const page = { images: [], sites: [], generatedAt: new Date().toISOString(), nextCursor: imagesCursor('edge-07') };
+    f.telemetry.reply('images', rpcOk(page));
+    const first = await f.api('GET', '/v1/images');
+    expect(first.status).toBe(200);
+    expect(first.body).toEqual(page);
+    expect(lastReceived(f.telemetry)).toMatchObject({ method: 'images', data: { limit: 100 } });
+    const next = await f.api('GET', `/v1/images?limit=1000&cursor=${first.body.nextCursor}`);
+    expect(next.status).toBe(200);
+    expect(lastReceived(f.telemetry)).toMatchObject({ method: 'images', data: { limit: 1000, after: 'edge-07' } });
+  });
+
+  it.each([
+    ['limit=0', 'limit'],
+    ['limit=1001', 'limit'],
+    ['limit=ten', 'limit'],
+    ['limit=2.5', 'limit'],
+    ['cursor=not-a-cursor', 'cursor'],
+    [`cursor=${Buffer.from('{"after":"Bad Name"}').toString('base64url')}`, 'cursor'],
+    ['cursor=' + 'a'.repeat(300), 'cursor'],
+    ['page=2', ''],
+  ])('refuses ?%s with 400 VALIDATION_FAILED naming %s, before any service is asked', async (q, path) => {
+    const before = f.telemetry.received.length;
+    const res = await f.api('GET', `/v1/images?${q}`);
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('VALIDATION_FAILED');
+    expect(res.body.error.details).toEqual([expect.objectContaining({ path })]);
+    expect(f.telemetry.received.length).toBe(before);
   });
 });

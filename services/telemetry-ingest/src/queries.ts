@@ -2,6 +2,7 @@
 import {
   ErrorCode,
   UplinkError,
+  imagesCursor,
   type FleetView,
   type Heartbeat,
   type ImagesView,
@@ -140,19 +141,35 @@ export class TelemetryQueries {
     };
   }
 
-  /** Images held by each registered site against the artifacts of its desired state. */
-  async images(): Promise<ImagesView> {
+  /**
+   * Images held by the registered sites against the artifacts of their desired state, one page of sites
+   * at a time: at most `limit`, in name order (byte order, whatever the database's collation), those
+   * after `after`; `nextCursor` when more follow.
+   */
+  async images(page: { limit: number; after?: string | undefined }): Promise<ImagesView> {
     const { rows } = await this.pool.query<{ name: string; inventory: SiteImages['inventory']; desired: SiteImages['desired'] | null }>(
-      `SELECT s.name, st.inventory, d.document->'artifacts' AS desired
-       FROM satellites s
-       LEFT JOIN satellite_status st ON st.satellite = s.name
-       LEFT JOIN satellite_documents d ON d.satellite = s.name
-       WHERE s.revoked_at IS NULL
-       ORDER BY s.name`,
+      `WITH page AS (
+         SELECT name FROM satellites
+         WHERE revoked_at IS NULL AND ($1::text IS NULL OR name COLLATE "C" > $1::text COLLATE "C")
+         ORDER BY name COLLATE "C"
+         LIMIT $2
+       )
+       SELECT p.name, st.inventory, d.document->'artifacts' AS desired
+       FROM page p
+       LEFT JOIN satellite_status st ON st.satellite = p.name
+       LEFT JOIN satellite_documents d ON d.satellite = p.name
+       ORDER BY p.name COLLATE "C"`,
+      [page.after ?? null, page.limit + 1],
     );
-    return imagesReport(
-      rows.map((r) => ({ name: r.name, inventory: r.inventory ?? null, desired: Array.isArray(r.desired) ? r.desired : [] })),
+    const more = rows.length > page.limit;
+    const sites = more ? rows.slice(0, page.limit) : rows;
+    const view = imagesReport(
+      sites.map((r) => ({ name: r.name, inventory: r.inventory ?? null, desired: Array.isArray(r.desired) ? r.desired : [] })),
       Date.now(),
     );
+    const last = sites.at(-1);
+    if (more && last) view.nextCursor = imagesCursor(last.name);
+    this.log.debug({ after: page.after, limit: page.limit, sites: sites.length, more }, 'images page');
+    return view;
   }
 }

@@ -37,7 +37,7 @@ export class TelemetryRpcController {
 
   @MessagePattern(rpcSubject('telemetry', 'images'), Transport.NATS)
   images(@Payload() req: unknown, @Ctx() ctx: NatsContext) {
-    return this.answer('images', req, ctx, () => this.queries.images());
+    return this.answer('images', req, ctx, (r) => this.queries.images(r));
   }
 
   private answer<M extends Method, T>(method: M, raw: unknown, ctx: NatsContext, fn: (req: z.infer<(typeof methods)[M]>) => Promise<T>): Promise<RpcReply<T>> {

@@ -1,7 +1,7 @@
 // Fleet health, served by telemetry-ingest: one site's status, the fleet summary, a site's stored
 // telemetry and which sites hold which images.
 import { Controller, Get, Inject, Param, Query } from '@nestjs/common';
-import { TelemetryQuery } from '@uplink/contracts';
+import { ImagesQuery, TelemetryQuery } from '@uplink/contracts';
 import { RpcGateway } from '../rpc-gateway.js';
 import { query, satelliteParam } from '../validation.js';
 
@@ -19,9 +19,10 @@ export class FleetController {
     return this.rpc.call('telemetry', 'fleet', {});
   }
 
+  /** a page of sites (`limit`, `cursor`), with `nextCursor` when more follow */
   @Get('images')
-  images() {
-    return this.rpc.call('telemetry', 'images', {});
+  images(@Query(query(ImagesQuery)) q: ImagesQuery) {
+    return this.rpc.call('telemetry', 'images', { limit: q.limit, ...(q.cursor ? { after: q.cursor.after } : {}) });
   }
 
   @Get('telemetry/:name')
