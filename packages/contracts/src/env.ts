@@ -106,6 +106,7 @@ export const SatelliteEnv = CommonEnv.extend({
     .describe('status API of the site forwarder when it runs in another process; heartbeats report the OUTBOX depth and drop count it counts (unset = depth read from the OUTBOX streams, drops 0)'),
   PULL_THROUGH_ALLOW: z.string().default('').describe('comma-separated `<registry host>/<repository>` patterns (`*` one path segment, `**` any) pulled through from upstream on a miss; empty = off'),
   PULL_THROUGH_QUOTA_BYTES: z.coerce.number().int().min(0).default(0).describe('store size above which pull-through cached content is evicted, least recently used first (0 = no limit); desired content is never evicted'),
+  PULL_THROUGH_TAG_TTL_S: z.coerce.number().min(0).default(300).describe('a pulled-through tag older than this is checked against its upstream when asked for, and followed when it moved (0 = never)'),
   DRIFT_CHECK_INTERVAL_S: z.coerce.number().min(0).default(300).describe('how often the content store is checked against the applied state and missing content repaired (0 = only on demand)'),
   VERIFY_INTERVAL_S: z.coerce.number().min(0).default(86_400).describe('how often every stored blob is re-hashed and corrupt ones fetched again (0 = only on demand)'),
   GC_GRACE_S: z.coerce.number().min(0).default(3_600).describe('content no longer desired is deleted only after this many seconds'),

@@ -5,6 +5,10 @@
 // that has moved on) and lets a GC restricted to that content's blobs delete what nothing else uses,
 // so desired (pinned or tagged) content and blobs it shares are never deleted.
 //
+// A tag pull-through created is revalidated when asked for after `tagTtlMs`: a HEAD upstream, and when
+// the tag moved there, the new manifest is fetched and the tag moved here too. An unreachable upstream
+// leaves the cached manifest served (and asked again a little later, not on every request).
+//
 // The ledger of proxy-cached content lives in a JSON file beside the store (not inside the OCI layout).
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
@@ -33,6 +37,10 @@ export interface PullThroughOptions {
   quotaBytes?: number;
   /** @default `<store.root>.pull-through.json` */
   ledgerPath?: string;
+  /** a pulled-through tag older than this is checked against the upstream when asked for; 0 = never @default 300_000 */
+  tagTtlMs?: number;
+  /** longest a revalidation waits for the upstream before the cached manifest is served @default 3_000 */
+  revalidateTimeoutMs?: number;
   logger?: OciLogger;
 }
 
@@ -57,6 +65,12 @@ export interface PullThroughStats {
   evicted: number;
   /** entries in the ledger */
   cached: number;
+  /** pulled-through tags checked against their upstream */
+  tagsRevalidated: number;
+  /** of those, tags that had moved upstream and were moved here */
+  tagsMoved: number;
+  /** checks the upstream did not answer (the cached manifest was served) */
+  revalidationFailures: number;
 }
 
 export interface EvictionResult {
@@ -70,6 +84,12 @@ export interface PullThrough {
   allows(name: string, ns: string | undefined): boolean;
   /** fetch and store a manifest the store lacks; throws MANIFEST_UNKNOWN saying why when it cannot */
   manifest(req: PullThroughRequest, reference: string): Promise<StoredManifest>;
+  /**
+   * `cached` is what the store holds for `tag`: when pull-through created that tag and last checked it
+   * more than `tagTtlMs` ago, ask the upstream and follow a moved tag. Never throws: on any failure the
+   * cached manifest is the answer.
+   */
+  revalidate(req: PullThroughRequest, tag: string, cached: StoredManifest): Promise<StoredManifest>;
   /** answer GET of a blob the store lacks from upstream, storing it as it streams (the last chunk is held back until the digest is verified) */
   serveBlob(req: PullThroughRequest, digest: string, res: ServerResponse): Promise<void>;
   /** fetch a blob the store lacks into the store (for HEAD and Range requests) */
@@ -124,7 +144,22 @@ export async function createPullThrough(opts: PullThroughOptions): Promise<PullT
   const allowed = compileAllowList(opts.allow);
   const quota = opts.quotaBytes ?? 0;
   const ledgerPath = opts.ledgerPath ?? `${store.root.replace(/\/+$/, '')}.pull-through.json`;
-  const stats: PullThroughStats = { manifestsFetched: 0, blobsFetched: 0, bytesFetched: 0, upstreamUnavailable: 0, evicted: 0, cached: 0 };
+  const stats: PullThroughStats = {
+    manifestsFetched: 0,
+    blobsFetched: 0,
+    bytesFetched: 0,
+    upstreamUnavailable: 0,
+    evicted: 0,
+    cached: 0,
+    tagsRevalidated: 0,
+    tagsMoved: 0,
+    revalidationFailures: 0,
+  };
+  const tagTtlMs = opts.tagTtlMs ?? 300_000;
+  const revalidateTimeoutMs = opts.revalidateTimeoutMs ?? 3_000;
+  /** `<repository>:<tag>` -> when it was last checked upstream (ms); nothing after a restart: checked at first use */
+  const checkedAt = new Map<string, number>();
+  const revalidating = new Map<string, Promise<StoredManifest>>();
   const entries = new Map<string, Entry>();
   const keyOf = (kind: Entry['kind'], repository: string, digest: string) => `${kind} ${repository} ${digest}`;
   try {
@@ -257,6 +292,47 @@ export async function createPullThrough(opts: PullThroughOptions): Promise<PullT
   return {
     allows: (name, ns) => upstreamFor(name, ns) !== undefined,
 
+    revalidate(req, tag, cached) {
+      if (tagTtlMs <= 0) return Promise.resolve(cached);
+      const key = `${req.repository}:${tag}`;
+      const entry = entries.get(keyOf('manifest', req.repository, cached.digest));
+      // only tags pull-through created: tags of desired content follow the desired state
+      if (entry?.kind !== 'manifest' || !entry.tags.includes(tag)) return Promise.resolve(cached);
+      const last = checkedAt.get(key);
+      if (last !== undefined && Date.now() - last < tagTtlMs) return Promise.resolve(cached);
+      const running = revalidating.get(key);
+      if (running) return running;
+      const up = upstreamFor(req.name, req.ns);
+      if (!up) return Promise.resolve(cached);
+      const p = (async (): Promise<StoredManifest> => {
+        const signal = AbortSignal.timeout(revalidateTimeoutMs);
+        try {
+          stats.tagsRevalidated++;
+          const now = await up.client.resolve(req.name, tag, { signal });
+          checkedAt.set(key, Date.now());
+          if (now.digest === cached.digest) return cached;
+          const fetched = await up.client.getManifest(req.name, now.digest, { signal });
+          await store.putManifest(req.repository, fetched.bytes, fetched.mediaType, [tag]);
+          stats.tagsMoved++;
+          // the tag left the old manifest: eviction must not untag it there, nor count it as this tag's
+          entry.tags = entry.tags.filter((t) => t !== tag);
+          record({ kind: 'manifest', repository: req.repository, digest: fetched.digest, tags: [tag], lastUsed: Date.now() });
+          log?.info({ repository: req.repository, tag, from: cached.digest, to: fetched.digest }, 'pulled-through tag moved upstream; followed');
+          return { bytes: fetched.bytes, mediaType: fetched.mediaType, digest: fetched.digest, size: fetched.size };
+        } catch (err) {
+          stats.revalidationFailures++;
+          // ask again in a minute at the earliest, not on every request while the upstream is away
+          checkedAt.set(key, Date.now() - tagTtlMs + Math.min(tagTtlMs, 60_000));
+          log?.debug({ repository: req.repository, tag, err: err instanceof Error ? err.message : String(err) }, 'pulled-through tag not revalidated; serving the cached manifest');
+          return cached;
+        } finally {
+          revalidating.delete(key);
+        }
+      })();
+      revalidating.set(key, p);
+      return p;
+    },
+
     async manifest(req, reference) {
       const up = upstreamFor(req.name, req.ns);
       if (!up) throw new OciError('MANIFEST_UNKNOWN', `manifest ${req.name}:${reference} is not on this satellite`, { repository: req.repository, reference });
@@ -269,6 +345,7 @@ export async function createPullThrough(opts: PullThroughOptions): Promise<PullT
       }
       const tags = isTag(reference) ? [reference] : [];
       await store.putManifest(req.repository, fetched.bytes, fetched.mediaType, tags);
+      if (isTag(reference)) checkedAt.set(`${req.repository}:${reference}`, Date.now());
       stats.manifestsFetched++;
       log?.debug({ repository: req.repository, upstream: up.client.url, reference, digest: fetched.digest }, 'manifest pulled through');
       record({ kind: 'manifest', repository: req.repository, digest: fetched.digest, tags, lastUsed: Date.now() });

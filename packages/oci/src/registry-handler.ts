@@ -176,6 +176,8 @@ export function createRegistryHandler(opts: RegistryHandlerOptions): RegistryHan
           let man: StoredManifest;
           try {
             man = await store.getManifest(repo, ref);
+            // a tag pull-through brought in follows its upstream (after a TTL, never failing the request)
+            if (pull && isTag(ref)) man = await pull.pt.revalidate(pull.req, ref, man);
             opts.pullThrough?.touch(repo, man.digest);
           } catch (err) {
             if (!pull || !(isOciError(err, 'NAME_UNKNOWN') || isOciError(err, 'MANIFEST_UNKNOWN'))) throw err;

@@ -16,7 +16,7 @@ import {
   type SatelliteEnv,
 } from '@uplink/contracts';
 import { InvalidMessageError, provisionStreams, retry, runConsumer, type ConsumerRunner, startLinkMonitor, type LinkMonitor, connectLeaf } from '@uplink/bus';
-import { createLogger, startStatusServer, type Logger } from '@uplink/observability';
+import { Gauge, createLogger, startStatusServer, type Logger } from '@uplink/observability';
 import { createPullThrough, openContentStore, type GcResult, type PullThrough } from '@uplink/oci';
 import { applyDesiredState, type Realise } from './apply.js';
 import { startCatchUp, type CatchUp } from './catch-up.js';
@@ -178,7 +178,18 @@ export async function startSatellite(config: SatelliteSettings, opts: StartSatel
       },
       allow,
       quotaBytes: config.PULL_THROUGH_QUOTA_BYTES,
+      tagTtlMs: config.PULL_THROUGH_TAG_TTL_S * 1_000,
       logger: log.child({ component: 'pull-through' }),
+    });
+    const pt = pullThrough;
+    new Gauge({
+      name: 'uplink_satellite_pull_through',
+      help: 'pull-through counters since start: manifests, blobs and bytes fetched, upstream misses, evictions, cached entries, tags revalidated and moved',
+      labelNames: ['counter'],
+      registers: [metrics.registry],
+      collect() {
+        for (const [counter, value] of Object.entries(pt.stats())) this.set({ counter }, value);
+      },
     });
   }
   const registry = await startRegistryServer({
@@ -257,6 +268,7 @@ export async function startSatellite(config: SatelliteSettings, opts: StartSatel
       ...(a.nextRetryAt ? { nextRetryAt: a.nextRetryAt } : {}),
     })),
     runtime: rt.status(),
+    ...(pullThrough ? { pullThrough: pullThrough.stats() } : {}),
   });
 
   const server = await startStatusServer({

@@ -1,6 +1,7 @@
 // What the agent's /status answers (ARCHITECTURE §7); served with /healthz and /metrics on
 // STATUS_HOST:STATUS_PORT by the observability package's status server.
 import type { AppliedState } from '@uplink/contracts';
+import type { PullThroughStats } from '@uplink/oci';
 import type { SyncWindowStatus } from './replicator.js';
 import type { RuntimeStatus } from './runtime-config.js';
 
@@ -14,7 +15,7 @@ export interface SatelliteStatus {
   history: { revision: number; at: string }[];
   /** the local OCI registry */
   registry: { url: string; port: number };
-  /** replication as a whole: idle | syncing | synced | degraded | failed, counts, bytes fetched since start */
+  /** replication as a whole: idle | syncing | waiting | synced | degraded | failed, counts, bytes fetched since start */
   sync: {
     status: string;
     ready: number;
@@ -32,4 +33,6 @@ export interface SatelliteStatus {
   artifacts: { repository: string; digest: string; tags?: string[]; status: string; error?: string; nextRetryAt?: string }[];
   /** runtime mirror config and direct delivery: runtimes configured, files, tarballs, errors */
   runtime: RuntimeStatus;
+  /** pull-through counters since start (absent when PULL_THROUGH_ALLOW is empty) */
+  pullThrough?: PullThroughStats;
 }

@@ -47,6 +47,7 @@ describe.skipIf(unavailable !== undefined)(`containerd pulls through the satelli
           requests.push({ method: r.method, url: r.url, status: r.status, ...(r.userAgent ? { userAgent: r.userAgent } : {}) });
           if (accessLogFile) appendFileSync(accessLogFile, JSON.stringify(r) + '\n');
         },
+        info: () => undefined,
         warn: () => undefined,
       },
     });
