@@ -33,7 +33,7 @@ const put = (path: string, body?: unknown) =>
   });
 
 try {
-  await waitFor(async () => (await fetch(`${gateway}/readyz`)).ok, { timeoutMs: 60_000, what: 'gateway ready' });
+  await waitFor(async () => (await fetch(`${gateway}/readyz?services=state,registration`)).ok, { timeoutMs: 60_000, what: 'gateway ready' });
   await waitFor(() => leafConnected(leaf.monitorUrl), { what: 'leaf linked' });
   const group = (i: number) => ({ registry: 'http://127.0.0.1:1', artifacts: [{ repository: 'bench/app', digest: digest(i) }] });
   if (!(await put('/v1/groups/fleet', group(1))).ok) throw new Error('PUT group failed');

@@ -1,10 +1,10 @@
 // Start registration in this process: migrations, the Nest microservice on NATS request/reply
 // (`uplink.rpc.registration.*`, queue group "registration"), and a Nest client to the state-publisher.
 import 'reflect-metadata';
-import { nestLogger } from '@uplink/bus';
+import { HybridTransport, nestLogger, tracedRequest } from '@uplink/bus';
 import { readFileSync } from 'node:fs';
 import { NestFactory } from '@nestjs/core';
-import { ClientProxyFactory, Transport, type ClientProxy, type MicroserviceOptions } from '@nestjs/microservices';
+import { ClientProxyFactory, ServerNats, Transport, type ClientProxy, type MicroserviceOptions } from '@nestjs/microservices';
 import { credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { firstValueFrom, timeout } from 'rxjs';
 import type { z } from 'zod';
@@ -74,7 +74,7 @@ export async function startRegistration(env: RegistrationConfig, opts: StartRegi
       ztr: ztr.ztr,
       requestRecompute: async (satellites) => {
         const reply = await firstValueFrom(
-          statePublisher.send<RpcReply<unknown>>(rpcSubject('state', 'recompute'), { satellites }).pipe(timeout({ first: recomputeTimeoutMs })),
+          statePublisher.send<RpcReply<unknown>>(rpcSubject('state', 'recompute'), tracedRequest({ satellites })).pipe(timeout({ first: recomputeTimeoutMs })),
         );
         if (!reply.ok) throw new Error(`${reply.error.code}: ${reply.error.message}`);
       },
@@ -83,9 +83,10 @@ export async function startRegistration(env: RegistrationConfig, opts: StartRegi
     const operators = await startOperators({ env, pool, nc, logger: log });
     cleanups.push(() => operators.close());
 
+    // request/reply over core NATS, each handler in the trace its request carried from the gateway
+    const rpc = new ServerNats({ ...natsOptions, queue: 'registration', name: 'registration' });
     const app = await NestFactory.createMicroservice<MicroserviceOptions>(RegistrationModule.with(registration, log, operators.operators), {
-      transport: Transport.NATS,
-      options: { ...natsOptions, queue: 'registration', name: 'registration' },
+      strategy: new HybridTransport([{ server: rpc, accepts: () => true }]),
       logger: nestLogger(log),
     });
     await app.listen();
