@@ -186,6 +186,8 @@ describe('forwarder', () => {
     const dropped = 400 - telemetry.length;
     expect(telemetry).toEqual(range(dropped, 400));
     expect(f.stats()).toMatchObject({ dropped, droppedByStream: { telemetry: dropped, results: 0 } });
+    // the forwarder's own view of OUTBOX (what heartbeats carry) is sampled: it follows shortly
+    await waitFor(() => f.outbox().messages === 0, { what: 'outbox view emptied' });
     expect(f.outbox()).toEqual({ messages: 0, bytes: 0, dropped });
     const metrics = await (await fetch(`${f.statusUrl}/metrics`)).text();
     expect(metrics).toContain(`uplink_forwarder_dropped_total{stream="OUTBOX"} ${dropped}`);
