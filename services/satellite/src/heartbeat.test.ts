@@ -97,6 +97,36 @@ describe('heartbeat', () => {
     }
   });
 
+  it('sends a heartbeat soon after a change instead of at the next interval, at most one per gap', async () => {
+    await using s = await site();
+    await using dir = await tempDir();
+    let revision = 3;
+    const hb = startHeartbeat({
+      nc: s.nc,
+      satellite: SAT,
+      intervalSeconds: () => 3_600,
+      sample: () => ({ ...parts([]), applied: { revision, digest: digest('a') } }),
+      storePath: dir.path,
+      minGapMs: 1_500,
+      logger,
+    });
+    try {
+      await waitFor(async () => (await s.stored()).length === 1, { what: 'first heartbeat' });
+      revision = 4;
+      // several changes in a row make one heartbeat, after the gap since the last one
+      for (let i = 0; i < 5; i++) hb.soon();
+      const st = await waitFor(async () => {
+        const x = await s.stored();
+        return x.length >= 2 && x;
+      }, { what: 'heartbeat after the change', timeoutMs: 10_000 });
+      expect(st[1]!.hb.applied?.revision).toBe(4);
+      await new Promise((r) => setTimeout(r, 2_000));
+      expect((await s.stored()).length).toBe(2);
+    } finally {
+      await hb.stop();
+    }
+  });
+
   it('sends the whole inventory only when it changed since the last stored heartbeat, and again after OUTBOX drops', async () => {
     await using s = await site();
     let inventory = [image('factory/plc', 'b'), image('factory/hmi', 'c')];

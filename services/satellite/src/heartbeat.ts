@@ -47,6 +47,8 @@ export interface HeartbeatOptions {
   sampleTimeoutMs?: number;
   /** how long the OUTBOX may take to take a heartbeat @default 5_000 */
   publishTimeoutMs?: number;
+  /** least time between heartbeats that `soon()` brings forward @default 5_000 */
+  minGapMs?: number;
   /** identifies this process start; with `seq` orders heartbeats @default a random UUID */
   bootId?: string;
   logger: Logger;
@@ -60,6 +62,11 @@ export interface HeartbeatHandle {
   readonly seq: number;
   /** send a heartbeat now (the schedule continues from it) */
   beat(): Promise<Heartbeat | undefined>;
+  /**
+   * Something the cloud shows changed (applied revision, sync status): send a heartbeat soon instead
+   * of at the next interval, at most one per `minGapMs` however often this is called.
+   */
+  soon(): void;
   stop(): Promise<void>;
 }
 
@@ -131,6 +138,9 @@ export function startHeartbeat(opts: HeartbeatOptions): HeartbeatHandle {
   let stopped = false;
   let wake = new AbortController();
   let lastAt = 0;
+  /** when a heartbeat asked for by soon() is due */
+  let soonAt: number | undefined;
+  const minGapMs = opts.minGapMs ?? 5_000;
   // what the hub can be assumed to know: the inventory hash of the last whole list stored in OUTBOX,
   // and the OUTBOX drop count then (a drop since may have been that very heartbeat)
   let sentWhole: { hash: string; dropped: number } | undefined;
@@ -204,13 +214,14 @@ export function startHeartbeat(opts: HeartbeatOptions): HeartbeatHandle {
 
   const done = (async () => {
     while (!stopped) {
-      const due = lastAt + effectiveInterval(opts.intervalSeconds()) * 1_000;
+      const due = Math.min(lastAt + effectiveInterval(opts.intervalSeconds()) * 1_000, soonAt ?? Infinity);
       const wait = due - Date.now();
       if (wait > 0) {
         await sleep(Math.min(wait, MAX_TICK_MS), wake.signal);
         if (wake.signal.aborted) wake = new AbortController();
         continue;
       }
+      soonAt = undefined;
       try {
         await beat();
       } catch (err) {
@@ -225,6 +236,12 @@ export function startHeartbeat(opts: HeartbeatOptions): HeartbeatHandle {
       return seq;
     },
     beat,
+    soon() {
+      if (stopped || soonAt !== undefined) return;
+      // a moment for related changes to land in the same heartbeat
+      soonAt = Math.max(Date.now() + 500, lastAt + minGapMs);
+      wake.abort();
+    },
     async stop() {
       stopped = true;
       wake.abort();

@@ -108,6 +108,7 @@ export async function startSatellite(config: SatelliteSettings, opts: StartSatel
   const namedArtifacts = new WeakMap<DesiredState, Map<DesiredState['artifacts'][number], string>>();
   let reporter: AppliedReporter | undefined;
   let reportTimer: NodeJS.Timeout | undefined;
+  let heartbeat: HeartbeatHandle | undefined;
   // runtimes pointed at the registry (applied from start on, see below)
   const rt = createRuntimeIntegration({
     root: config.RUNTIME_ROOT,
@@ -148,6 +149,7 @@ export async function startSatellite(config: SatelliteSettings, opts: StartSatel
       reportTimer = setTimeout(() => {
         reportTimer = undefined;
         reportApplied();
+        heartbeat?.soon();
         // direct delivery waiting for content that has arrived since
         rt.contentChanged();
       }, 1_000);
@@ -294,7 +296,6 @@ export async function startSatellite(config: SatelliteSettings, opts: StartSatel
   let sub: Subscription | undefined;
   let runner: ConsumerRunner | undefined;
   let catchUp: CatchUp | undefined;
-  let heartbeat: HeartbeatHandle | undefined;
   let monitor: LinkMonitor | undefined;
 
   async function run(): Promise<void> {
@@ -396,6 +397,7 @@ export async function startSatellite(config: SatelliteSettings, opts: StartSatel
         metrics.statesApplied.inc();
         metrics.appliedRevision.set(result.applied.revision);
         reporter?.report({ satellite: sat, ...result.applied, artifacts: artifactReport() });
+        heartbeat?.soon();
         // mirrors and direct delivery follow the state (its registries, config.mirrors, directDelivery)
         void rt.apply('state');
       },
