@@ -1,7 +1,8 @@
 // Fleet health as the gateway answers it (ARCHITECTURE §7): one satellite's status, fleet summary,
 // stored telemetry, which sites hold which images, and the live telemetry feed.
 import { z } from 'zod';
-import { Digest, Name, Repository, SatelliteName } from './names.js';
+import { Digest, GroupName, NAME_PATTERN, Name, Repository, SatelliteName } from './names.js';
+import { SatelliteLifecycle } from './rest.js';
 import { Heartbeat } from './telemetry.js';
 
 /** pending: registered, never heard from; stale: missed 3 heartbeats; offline: silent longer than the offline limit. */
@@ -151,6 +152,83 @@ export const ImagesView = z.strictObject({
   nextCursor: z.string().optional(),
 });
 export type ImagesView = z.infer<typeof ImagesView>;
+
+/**
+ * A site's liveness from its heartbeats, as the fleet list reports and filters it: online, stale
+ * (missed 3 heartbeats), offline (silent longer than the offline limit), unknown (never heard from).
+ */
+export const SatelliteLiveness = z.enum(['online', 'stale', 'offline', 'unknown']);
+export type SatelliteLiveness = z.infer<typeof SatelliteLiveness>;
+
+/** The most sites one page of `GET /v1/fleet/satellites` lists, and how many it lists unless told. */
+export const FLEET_PAGE_MAX = 1_000;
+export const FLEET_PAGE_DEFAULT = 100;
+
+/** The start of a satellite name (any start of a valid name matches the name pattern). */
+export const SatelliteNamePrefix = z
+  .string()
+  .regex(NAME_PATTERN, 'must be the start of a satellite name (lower case letters, digits, "-" and "_"; no dots)');
+
+const FleetCursorBody = z.strictObject({ after: SatelliteName });
+
+/** The opaque `nextCursor` of a page of `GET /v1/fleet/satellites` that ends with site `after`. */
+export function fleetSatellitesCursor(after: string): string {
+  return Buffer.from(JSON.stringify(FleetCursorBody.parse({ after }))).toString('base64url');
+}
+
+/** A cursor as the client hands it back, decoded to where its page starts (after this site). */
+export const FleetSatellitesCursor = z
+  .string()
+  .max(200)
+  .transform((s, ctx) => {
+    let body: unknown;
+    try {
+      body = /^[A-Za-z0-9_-]+$/.test(s) ? JSON.parse(Buffer.from(s, 'base64url').toString('utf8')) : undefined;
+    } catch {
+      body = undefined;
+    }
+    const r = FleetCursorBody.safeParse(body);
+    if (r.success) return r.data;
+    ctx.addIssue({ code: 'custom', message: 'not a cursor of GET /v1/fleet/satellites: pass the nextCursor of the previous page' });
+    return z.NEVER;
+  });
+
+/** `GET /v1/fleet/satellites?limit&cursor&status&q` (strings, as they come from a URL). */
+export const FleetSatellitesQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(FLEET_PAGE_MAX).default(FLEET_PAGE_DEFAULT).describe('sites per page (1..1000) @default 100'),
+  cursor: FleetSatellitesCursor.optional().describe('the nextCursor of the previous page'),
+  status: SatelliteLiveness.optional().describe('only sites of this liveness'),
+  q: SatelliteNamePrefix.optional().describe('only sites whose name starts with this'),
+});
+export type FleetSatellitesQuery = z.infer<typeof FleetSatellitesQuery>;
+
+/** One site of the fleet list: registration's lifecycle, heartbeat liveness and sync, in one row. */
+export const FleetSatellite = z.strictObject({
+  name: SatelliteName,
+  /** registration's lifecycle: pending, active, stale (credentials expired unrenewed), revoked */
+  lifecycle: SatelliteLifecycle,
+  liveness: SatelliteLiveness,
+  lastHeartbeatAt: z.iso.datetime().nullable(),
+  /** sync status of the latest heartbeat (idle, syncing, waiting, synced, degraded, failed) */
+  syncStatus: z.string().nullable(),
+  /** the revision the site last applied (its heartbeat, else its applied report) */
+  appliedRevision: z.number().int().nullable(),
+  /** the revision of its current desired state */
+  desiredRevision: z.number().int().nullable(),
+  /** component versions of the latest heartbeat as "component version" pairs, e.g. "node v22.12.0" */
+  version: z.string().nullable(),
+  /** groups the site is assigned to */
+  groups: z.array(GroupName),
+});
+export type FleetSatellite = z.infer<typeof FleetSatellite>;
+
+/** `GET /v1/fleet/satellites`: a page of sites in name order; `nextCursor` when more follow. */
+export const FleetSatellitesPage = z.strictObject({
+  satellites: z.array(FleetSatellite),
+  /** pass as `cursor` for the next page; absent on the last one */
+  nextCursor: z.string().optional(),
+});
+export type FleetSatellitesPage = z.infer<typeof FleetSatellitesPage>;
 
 /** Query of `GET /v1/stream/telemetry`. */
 export const TelemetryStreamQuery = z.strictObject({

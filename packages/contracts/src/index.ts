@@ -37,6 +37,17 @@ export {
   TelemetryStreamEvent,
 } from './fleet.js';
 export { ImagesQuery, ImagesCursor, imagesCursor, IMAGES_PAGE_MAX, IMAGES_PAGE_DEFAULT } from './fleet.js';
+export {
+  SatelliteLiveness,
+  SatelliteNamePrefix,
+  FleetSatellitesQuery,
+  FleetSatellitesCursor,
+  fleetSatellitesCursor,
+  FleetSatellite,
+  FleetSatellitesPage,
+  FLEET_PAGE_MAX,
+  FLEET_PAGE_DEFAULT,
+} from './fleet.js';
 export { hubStreams, siteStreams, hubDurables, siteDurables, consumer } from './streams.js';
 export { SCHEMA_HEADER, SIGNATURE_HEADER, StateApplied, messageSchemas, schemaHeader, decodeMessage } from './messages.js';
 export { ErrorCode, httpStatusOf, UplinkError, validationError, parseOrThrow, rpcOk, rpcError } from './errors.js';

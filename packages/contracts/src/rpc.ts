@@ -6,6 +6,7 @@ import { GroupName, SatelliteName } from './names.js';
 import { CreateSatelliteBody, PutGroupBody, PutSatelliteConfigBody } from './rest.js';
 import { subjects } from './subjects.js';
 import { IMAGES_PAGE_DEFAULT, IMAGES_PAGE_MAX, TelemetryQuery } from './fleet.js';
+import { FLEET_PAGE_DEFAULT, FLEET_PAGE_MAX, SatelliteLiveness, SatelliteNamePrefix } from './fleet.js';
 import { CreateCommandBody, ListCommandsQuery } from './commands.js';
 import { ztrRpcMethods } from './ztr.js';
 import { authRpcMethods } from './operators.js';
@@ -37,6 +38,13 @@ export const rpcMethods = {
     images: z.strictObject({
       limit: z.number().int().min(1).max(IMAGES_PAGE_MAX).default(IMAGES_PAGE_DEFAULT),
       after: SatelliteName.optional(),
+    }),
+    /** the fleet list: a page of sites in name order, at most `limit` after `after`, of this liveness and name prefix */
+    satellites: z.strictObject({
+      limit: z.number().int().min(1).max(FLEET_PAGE_MAX).default(FLEET_PAGE_DEFAULT),
+      after: SatelliteName.optional(),
+      status: SatelliteLiveness.optional(),
+      prefix: SatelliteNamePrefix.optional(),
     }),
   },
   command: {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { imagesCursor, PutSatelliteConfigBody, rpcError, rpcOk, UplinkError, ErrorCode } from '@uplink/contracts';
-import { startFixture, TOKEN, type Fixture, type StubService } from './testing/fixtures.js';
+import { fleetSatellitesCursor, imagesCursor, PutSatelliteConfigBody, rpcError, rpcOk, UplinkError, ErrorCode } from '@uplink/contracts';
+import { startFixture, startStubService, TOKEN, type Fixture, type StubService } from './testing/fixtures.js';
 
 const group = { registry: 'http://127.0.0.1:5000', artifacts: [{ repository: 'library/nginx', tags: ['1.27'] }] };
 
@@ -237,5 +237,68 @@ describe('GET /v1/images paging', () => {
     expect(res.body.error.code).toBe('VALIDATION_FAILED');
     expect(res.body.error.details).toEqual([expect.objectContaining({ path })]);
     expect(f.telemetry.received.length).toBe(before);
+  });
+});
+
+describe('GET /v1/fleet/satellites', () => {
+  const row = {
+    name: 'edge-07', lifecycle: 'active', liveness: 'online', lastHeartbeatAt: new Date().toISOString(), syncStatus: 'synced',
+    appliedRevision: 3, desiredRevision: 3, version: 'node v22.1.0', groups: ['line-1'],
+  };
+
+  it('asks telemetry-ingest for a page: 100 unless told, after the cursor, with the filters; nextCursor passes through', async () => {
+    const page = { satellites: [row], nextCursor: fleetSatellitesCursor('edge-07') };
+    f.telemetry.reply('satellites', rpcOk(page));
+    const first = await f.api('GET', '/v1/fleet/satellites');
+    expect(first.status).toBe(200);
+    expect(first.body).toEqual(page);
+    expect(lastReceived(f.telemetry)).toMatchObject({ method: 'satellites', data: { limit: 100 } });
+    const next = await f.api('GET', `/v1/fleet/satellites?limit=1000&cursor=${first.body.nextCursor}&status=stale&q=edge-`);
+    expect(next.status).toBe(200);
+    expect(lastReceived(f.telemetry)).toEqual({
+      method: 'satellites', data: { limit: 1000, after: 'edge-07', status: 'stale', prefix: 'edge-' }, traceId: next.headers.get('x-trace-id'),
+    });
+    for (const status of ['online', 'offline', 'unknown']) {
+      expect((await f.api('GET', `/v1/fleet/satellites?status=${status}&limit=5`)).status).toBe(200);
+      expect(lastReceived(f.telemetry)?.data).toEqual({ limit: 5, status });
+    }
+  });
+
+  it.each([
+    ['limit=0', 'limit'],
+    ['limit=1001', 'limit'],
+    ['limit=ten', 'limit'],
+    ['limit=2.5', 'limit'],
+    ['cursor=not-a-cursor', 'cursor'],
+    [`cursor=${Buffer.from('{"after":"Bad Name"}').toString('base64url')}`, 'cursor'],
+    ['cursor=' + 'a'.repeat(300), 'cursor'],
+    ['status=pending', 'status'],
+    ['status=Online', 'status'],
+    ['status=', 'status'],
+    ['q=Edge', 'q'],
+    ['q=edge.01', 'q'],
+    ['q=', 'q'],
+    ['q=' + 'a'.repeat(64), 'q'],
+    ['page=2', ''],
+  ])('refuses ?%s with 400 VALIDATION_FAILED naming %s, before any service is asked', async (q, path) => {
+    const before = f.telemetry.received.length;
+    const res = await f.api('GET', `/v1/fleet/satellites?${q}`);
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('VALIDATION_FAILED');
+    expect(res.body.error.details).toEqual([expect.objectContaining({ path })]);
+    expect(f.telemetry.received.length).toBe(before);
+  });
+
+  it('answers a viewer, and no one without a token', async () => {
+    // registration's token lookup, answering that this token is a viewer's
+    await using auth = await startStubService(f.hub.url, 'auth');
+    auth.reply('verifyToken', rpcOk({ tokenId: 'tok_0123456789abcdef', user: 'vera', role: 'viewer', kind: 'api', expiresAt: new Date(Date.now() + 3_600_000).toISOString() }));
+    const viewer = 'upl_' + 'v'.repeat(43);
+    f.telemetry.reply('satellites', rpcOk({ satellites: [row] }));
+    const res = await f.api('GET', '/v1/fleet/satellites?status=online', { token: viewer });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ satellites: [row] });
+    expect(lastReceived(auth)?.method).toBe('verifyToken');
+    expect((await f.api('GET', '/v1/fleet/satellites', { token: null })).status).toBe(401);
   });
 });

@@ -1,11 +1,16 @@
-// The reads behind the RPC methods: one site's status, the fleet summary, stored telemetry, images.
+// The reads behind the RPC methods: one site's status, the fleet summary and list, stored telemetry,
+// images.
 import {
   ErrorCode,
   UplinkError,
+  fleetSatellitesCursor,
   imagesCursor,
+  type FleetSatellitesPage,
   type FleetView,
   type Heartbeat,
   type ImagesView,
+  type SatelliteLifecycle,
+  type SatelliteLiveness,
   type SatelliteStatusView,
   type TelemetryPage,
   type TelemetryQuery,
@@ -170,6 +175,70 @@ export class TelemetryQueries {
     const last = sites.at(-1);
     if (more && last) view.nextCursor = imagesCursor(last.name);
     this.log.debug({ after: page.after, limit: page.limit, sites: sites.length, more }, 'images page');
+    return view;
+  }
+
+  /**
+   * The fleet list, one page at a time: at most `limit` registered sites (revoked ones too) in name
+   * order (byte order, whatever the database's collation), those after `after`, only those whose
+   * liveness is `status` and whose name starts with `prefix` when given; `nextCursor` when more follow.
+   * Lifecycle as registration keeps it, liveness evaluated now from the newest heartbeat.
+   */
+  async satellites(page: { limit: number; after?: string | undefined; status?: SatelliteLiveness | undefined; prefix?: string | undefined }): Promise<FleetSatellitesPage> {
+    const { rows } = await this.pool.query<{
+      name: string;
+      lifecycle: SatelliteLifecycle;
+      liveness: SatelliteLiveness;
+      last_heartbeat_at: Date | null;
+      sync_status: string | null;
+      applied_revision: string | null;
+      desired_revision: string | null;
+      version: string | null;
+      groups: string[];
+    }>(
+      `WITH site AS (
+         SELECT s.name,
+                CASE WHEN s.revoked_at IS NOT NULL THEN 'revoked' WHEN s.registered_at IS NULL THEN 'pending'
+                  WHEN s.credentials_expire_at > now() THEN 'active' ELSE 'stale' END AS lifecycle,
+                CASE WHEN st.satellite IS NULL THEN 'unknown' ELSE ${livenessSql('st', '$5::float8', '$6::float8')} END AS liveness,
+                st.last_heartbeat_at, st.sync_status, st.versions,
+                coalesce(st.applied_revision, ss.applied_revision) AS applied_revision, ss.revision AS desired_revision
+         FROM satellites s
+         LEFT JOIN satellite_status st ON st.satellite = s.name
+         LEFT JOIN satellite_states ss ON ss.satellite = s.name
+         WHERE ($1::text IS NULL OR s.name COLLATE "C" > $1::text COLLATE "C")
+           AND ($2::text IS NULL OR starts_with(s.name, $2::text))
+       ), page AS (
+         SELECT * FROM site WHERE $3::text IS NULL OR liveness = $3::text
+         ORDER BY name COLLATE "C"
+         LIMIT $4
+       )
+       SELECT p.name, p.lifecycle, p.liveness, p.last_heartbeat_at, p.sync_status, p.applied_revision, p.desired_revision,
+              (SELECT string_agg(v.key || ' ' || v.value, ', ' ORDER BY v.key COLLATE "C") FROM jsonb_each_text(p.versions) v) AS version,
+              array(SELECT g.group_name FROM group_satellites g WHERE g.satellite = p.name ORDER BY g.group_name COLLATE "C") AS groups
+       FROM page p
+       ORDER BY p.name COLLATE "C"`,
+      [page.after ?? null, page.prefix ?? null, page.status ?? null, page.limit + 1, this.rules.staleAfterIntervals, this.rules.offlineAfterMs / 1000],
+    );
+    const more = rows.length > page.limit;
+    const sites = more ? rows.slice(0, page.limit) : rows;
+    const num = (v: string | null) => (v === null ? null : Number(v));
+    const view: FleetSatellitesPage = {
+      satellites: sites.map((r) => ({
+        name: r.name,
+        lifecycle: r.lifecycle,
+        liveness: r.liveness,
+        lastHeartbeatAt: r.last_heartbeat_at ? r.last_heartbeat_at.toISOString() : null,
+        syncStatus: r.sync_status,
+        appliedRevision: num(r.applied_revision),
+        desiredRevision: num(r.desired_revision),
+        version: r.version,
+        groups: r.groups,
+      })),
+    };
+    const last = sites.at(-1);
+    if (more && last) view.nextCursor = fleetSatellitesCursor(last.name);
+    this.log.debug({ after: page.after, limit: page.limit, status: page.status, prefix: page.prefix, sites: sites.length, more }, 'fleet satellites page');
     return view;
   }
 }

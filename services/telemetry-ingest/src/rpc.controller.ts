@@ -40,6 +40,11 @@ export class TelemetryRpcController {
     return this.answer('images', req, ctx, (r) => this.queries.images(r));
   }
 
+  @MessagePattern(rpcSubject('telemetry', 'satellites'), Transport.NATS)
+  satellites(@Payload() req: unknown, @Ctx() ctx: NatsContext) {
+    return this.answer('satellites', req, ctx, (r) => this.queries.satellites(r));
+  }
+
   private answer<M extends Method, T>(method: M, raw: unknown, ctx: NatsContext, fn: (req: z.infer<(typeof methods)[M]>) => Promise<T>): Promise<RpcReply<T>> {
     return withRequestTrace(ctx, async () => {
       try {

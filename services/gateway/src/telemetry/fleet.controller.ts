@@ -1,7 +1,7 @@
-// Fleet health, served by telemetry-ingest: one site's status, the fleet summary, a site's stored
-// telemetry and which sites hold which images.
+// Fleet health, served by telemetry-ingest: one site's status, the fleet summary and list, a site's
+// stored telemetry and which sites hold which images.
 import { Controller, Get, Inject, Param, Query } from '@nestjs/common';
-import { ImagesQuery, TelemetryQuery } from '@uplink/contracts';
+import { FleetSatellitesQuery, ImagesQuery, TelemetryQuery } from '@uplink/contracts';
 import { RpcGateway } from '../rpc-gateway.js';
 import { query, satelliteParam } from '../validation.js';
 
@@ -17,6 +17,17 @@ export class FleetController {
   @Get('fleet')
   fleet() {
     return this.rpc.call('telemetry', 'fleet', {});
+  }
+
+  /** the fleet list: a page of sites (`limit`, `cursor`, `status`, `q`), with `nextCursor` when more follow */
+  @Get('fleet/satellites')
+  satellites(@Query(query(FleetSatellitesQuery)) q: FleetSatellitesQuery) {
+    return this.rpc.call('telemetry', 'satellites', {
+      limit: q.limit,
+      ...(q.cursor ? { after: q.cursor.after } : {}),
+      ...(q.status ? { status: q.status } : {}),
+      ...(q.q ? { prefix: q.q } : {}),
+    });
   }
 
   /** a page of sites (`limit`, `cursor`), with `nextCursor` when more follow */
