@@ -159,13 +159,24 @@ class Runner<T extends MessageType> {
 
   /** The message's body and context, or undefined after dead-lettering it as invalid. */
   async decode(m: JsMsg): Promise<BatchItem<T> | undefined> {
+    const item = this.tryDecode(m);
+    if (typeof item !== 'string') return item;
+    await this.reject(m, item);
+    return undefined;
+  }
+
+  /** The message's body and context, or why it is invalid (no promise: the hot path of batches). */
+  tryDecode(m: JsMsg): BatchItem<T> | string {
     const text = utf8.decode(m.data);
     const decoded = decodeMessage(this.opts.type, m.headers?.get(SCHEMA_HEADER) || undefined, text);
-    if (decoded.ok) return { body: decoded.value, ctx: new JsMessageContext(m, text) };
-    await this.deadLetter(m, decoded.reason);
+    return decoded.ok ? { body: decoded.value, ctx: new JsMessageContext(m, text) } : decoded.reason;
+  }
+
+  /** Dead-letter an invalid message and terminate it. */
+  async reject(m: JsMsg, reason: string) {
+    await this.deadLetter(m, reason);
     m.term();
     this.opts.onOutcome?.('term');
-    return undefined;
   }
 
   /** Ack, or judge the handler's error: dead-letter invalid messages and exhausted ones, nak the rest. */
@@ -296,27 +307,29 @@ export function runBatchConsumer<T extends MessageType>(opts: BatchConsumerRunne
   const batchWaitMs = opts.batchWaitMs ?? 20;
   const maxInFlight = opts.batchesInFlight ?? 2;
   const inflight = new Set<Promise<void>>();
-  let batch: { m: JsMsg; item: BatchItem<T> }[] = [];
+  // the batch being collected: messages and their decoded items, index for index
+  let msgs: JsMsg[] = [];
+  let items: BatchItem<T>[] = [];
   let timer: NodeJS.Timeout | undefined;
   let due = false;
 
-  async function handleBatch(b: { m: JsMsg; item: BatchItem<T> }[]) {
+  async function handleBatch(b: JsMsg[], its: BatchItem<T>[]) {
     let outcomes: (Error | undefined)[] | void;
     try {
-      outcomes = await opts.handler(b.map((x) => x.item));
+      outcomes = await opts.handler(its);
     } catch (err) {
       const failure = err ?? new Error('batch handler failed');
-      for (const x of b) await runner.settle(x.m, failure);
+      for (const m of b) await runner.settle(m, failure);
       return;
     }
     for (let i = 0; i < b.length; i++) {
       const err = outcomes ? outcomes[i] : undefined;
       if (err === undefined) {
         // the common case inline: no promise per message
-        b[i]!.m.ack();
+        b[i]!.ack();
         opts.onOutcome?.('ack');
       } else {
-        await runner.settle(b[i]!.m, err);
+        await runner.settle(b[i]!, err);
       }
     }
   }
@@ -325,15 +338,17 @@ export function runBatchConsumer<T extends MessageType>(opts: BatchConsumerRunne
     if (timer) clearTimeout(timer);
     timer = undefined;
     due = false;
-    if (batch.length === 0) return;
-    const b = batch;
-    batch = [];
-    const p = handleBatch(b)
+    if (msgs.length === 0) return;
+    const b = msgs;
+    const its = items;
+    msgs = [];
+    items = [];
+    const p = handleBatch(b, its)
       .catch((err) => runner.log.error({ err }, 'batch handler crashed'))
       .finally(() => {
         inflight.delete(p);
         // a batch that came due while every slot was busy goes now
-        if ((due || batch.length >= batchMax) && inflight.size < maxInFlight) flush();
+        if ((due || msgs.length >= batchMax) && inflight.size < maxInFlight) flush();
       });
     inflight.add(p);
   }
@@ -341,12 +356,16 @@ export function runBatchConsumer<T extends MessageType>(opts: BatchConsumerRunne
   runner.start(batchMax * (maxInFlight + 1), async (messages) => {
     try {
       for await (const m of messages) {
-        const item = await runner.decode(m);
-        if (!item) continue;
-        batch.push({ m, item });
-        if (batch.length >= batchMax) {
+        const item = runner.tryDecode(m);
+        if (typeof item === 'string') {
+          await runner.reject(m, item);
+          continue;
+        }
+        msgs.push(m);
+        items.push(item);
+        if (msgs.length >= batchMax) {
           while (inflight.size >= maxInFlight) await Promise.race(inflight);
-          if (batch.length > 0) flush();
+          if (msgs.length > 0) flush();
         } else if (timer === undefined && !due) {
           timer = setTimeout(() => {
             timer = undefined;
@@ -357,7 +376,7 @@ export function runBatchConsumer<T extends MessageType>(opts: BatchConsumerRunne
       }
     } finally {
       // the pull session ended: hand over what was collected, then wait for every batch
-      while (batch.length > 0) {
+      while (msgs.length > 0) {
         while (inflight.size >= maxInFlight) await Promise.race(inflight);
         flush();
       }
