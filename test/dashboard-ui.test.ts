@@ -2,7 +2,9 @@
 // executor) heartbeating through OUTBOX into telemetry-ingest, the command service, and the gateway
 // serving the page. An operator opens it, signs in with a token, sees the site, its group and its live
 // heartbeats (resumed after a drop without a gap), runs a command from the form and sees it succeed;
-// a wrong or revoked token brings the prompt back, a viewer is told its role is insufficient.
+// a wrong or revoked token brings the prompt back, a viewer is told its role is insufficient. The
+// satellites come from the fleet list a page at a time (load more, liveness filter, name search), with
+// no request per satellite but for the one whose detail is open.
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -95,6 +97,21 @@ async function signIn(token: string): Promise<Page> {
   return page;
 }
 
+/** Every API request the page makes, as it makes them. */
+function apiRequests(page: Page): URL[] {
+  const seen: URL[] = [];
+  page.on('request', (r) => {
+    const u = new URL(r.url());
+    if (u.pathname.startsWith('/v1/')) seen.push(u);
+  });
+  return seen;
+}
+
+/** The satellites the list shows, in its order. */
+function listed(page: Page): Promise<(string | null)[]> {
+  return page.locator('#satellites tbody tr[data-satellite]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-satellite')));
+}
+
 /** The TELEMETRY sequences shown in the live feed, oldest first. */
 async function feedSeqs(page: Page): Promise<number[]> {
   const seqs = await page.locator('#telemetry-feed li').evaluateAll((items) => items.map((li) => Number(li.getAttribute('data-seq'))));
@@ -112,6 +129,7 @@ describe.skipIf(noBrowser)(`dashboard in a browser${noBrowser ? ` (skipped: ${no
     page.on('response', (r) => {
       if (r.status() >= 400) errors.push(`${r.status()} ${r.url()}`);
     });
+    const requests = apiRequests(page);
     const res = await page.goto(sys.gateway + '/');
     expect(res?.status()).toBe(200);
     expect((await res?.allHeaders())?.['content-security-policy']).toContain("default-src 'self'");
@@ -124,7 +142,10 @@ describe.skipIf(noBrowser)(`dashboard in a browser${noBrowser ? ` (skipped: ${no
     await poll(() => row.locator('.heartbeat').textContent()).toMatch(/just now|\d+ s ago/);
     await poll(() => row.locator('.groups').textContent()).toBe('line-1');
     await poll(() => row.locator('.revision').textContent()).toMatch(/^r\d+ \/ r\d+$/);
-    await poll(() => row.locator('.sync').textContent()).toMatch(/^(idle|syncing|synced) \d+\/\d+/);
+    await poll(() => row.locator('.sync').textContent()).toMatch(/^(idle|syncing|synced)$/);
+    // created and heartbeating, but never registered through ZTR: registration still calls it pending
+    expect(await row.locator('.lifecycle [data-status]').getAttribute('data-status')).toBe('pending');
+    await poll(() => row.locator('.version').textContent()).toMatch(/^node v\d+/);
     await poll(() => page.locator('[data-count="online"] .n').textContent()).toBe('1');
     await poll(() => page.locator('[data-count="total"] .n').textContent()).toBe('1');
     const group = page.locator('#groups tr[data-group="line-1"]');
@@ -135,6 +156,9 @@ describe.skipIf(noBrowser)(`dashboard in a browser${noBrowser ? ` (skipped: ${no
     await page.locator(`#telemetry-feed li[data-satellite="${SITE}"][data-kind="heartbeat"]`).first().waitFor();
     await poll(async () => (await feedSeqs(page)).length).toBeGreaterThanOrEqual(2);
     expect(errors).toEqual([]);
+    // the list came from the fleet list, a page of 100, and nothing was asked per satellite
+    expect(requests.find((u) => u.pathname === '/v1/fleet/satellites' && u.searchParams.get('limit') === '100')).toBeDefined();
+    expect(requests.filter((u) => u.pathname.startsWith('/v1/satellites')).map((u) => u.pathname)).toEqual([]);
     await page.close();
   });
 
@@ -217,5 +241,80 @@ describe.skipIf(noBrowser)(`dashboard in a browser${noBrowser ? ` (skipped: ${no
     expect(await viewer.locator('#feed-state').getAttribute('data-state')).toBe('off');
     await page.close();
     await viewer.close();
+  });
+
+  it('lists the fleet a page at a time, filters it by liveness and name, and reads one satellite only when it is opened', async () => {
+    // four more sites that never send a heartbeat: liveness unknown
+    for (const name of ['edge-02', 'edge-03', 'edge-04', 'west-01']) expect((await sys.api('POST', '/v1/satellites', { name })).status).toBe(201);
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('response', (r) => {
+      if (r.status() >= 400) errors.push(`${r.status()} ${r.url()}`);
+    });
+    const requests = apiRequests(page);
+    const fleetList = () => requests.filter((u) => u.pathname === '/v1/fleet/satellites');
+    const perSatellite = () => requests.filter((u) => u.pathname.startsWith('/v1/satellites')).map((u) => u.pathname);
+    // two satellites a page, set in the page's address
+    await page.goto(`${sys.gateway}/?pageSize=2#token=${ADMIN_TOKEN}`);
+    await poll(() => listed(page)).toEqual([SITE, 'edge-02']);
+    const more = page.locator('#satellites-more');
+    expect(await more.isVisible()).toBe(true);
+    expect(fleetList().find((u) => u.searchParams.get('limit') === '2')?.searchParams.has('cursor')).toBe(false);
+
+    // each "Load more" is one request for the next page, after the cursor of the last
+    const before = fleetList().length;
+    await more.click();
+    await poll(() => listed(page)).toEqual([SITE, 'edge-02', 'edge-03', 'edge-04']);
+    const next = fleetList().slice(before).find((u) => u.searchParams.has('cursor'));
+    expect(next?.searchParams.get('limit')).toBe('2');
+    await more.click();
+    await poll(() => listed(page)).toEqual([SITE, 'edge-02', 'edge-03', 'edge-04', 'west-01']);
+    await poll(() => more.isVisible()).toBe(false);
+    expect(await page.locator('#satellites-note').textContent()).toBe('5 satellites.');
+
+    // the liveness filter and the name search ask the API, a page at a time
+    await page.locator('#satellites-status').selectOption('online');
+    await poll(() => listed(page)).toEqual([SITE]);
+    expect(await more.isVisible()).toBe(false);
+    await page.locator('#satellites-status').selectOption('unknown');
+    await poll(() => listed(page)).toEqual(['edge-02', 'edge-03']);
+    await poll(() => more.isVisible()).toBe(true);
+    await page.locator('#satellites-status').selectOption('');
+    await page.locator('#satellites-q').fill('west');
+    await poll(() => listed(page)).toEqual(['west-01']);
+    await page.locator('#satellites-q').fill('EDGE-0');
+    await poll(() => listed(page)).toEqual([SITE, 'edge-02']);
+    await page.locator('#satellites-status').selectOption('online');
+    await poll(() => listed(page)).toEqual([SITE]);
+    expect(fleetList().some((u) => u.searchParams.get('status') === 'online' && u.searchParams.get('q') === 'edge-0')).toBe(true);
+    await page.locator('#satellites-q').fill('nothing-here');
+    await poll(() => page.locator('#satellites tbody').textContent()).toBe('No satellite matches.');
+    // a search no name can start with is refused in the page, never sent
+    const sent = fleetList().length;
+    await page.locator('#satellites-q').fill('edge.01');
+    await poll(() => page.locator('#satellites .section-error').textContent()).toMatch(/^Search: /);
+    expect(fleetList().filter((u) => u.searchParams.get('q') === 'edge.01')).toEqual([]);
+    await page.locator('#satellites-q').fill('');
+    await page.locator('#satellites-status').selectOption('');
+    await poll(() => listed(page)).toEqual([SITE, 'edge-02']);
+    expect(await page.locator('#satellites .section-error').textContent()).toBe('');
+    expect(fleetList().length).toBeGreaterThan(sent);
+
+    // so far not one request per satellite; opening one reads its status and state, and only its
+    expect(perSatellite()).toEqual([]);
+    await page.locator(`#satellites button[data-select="${SITE}"]`).click();
+    const detail = page.locator('#satellite-detail');
+    await detail.waitFor({ state: 'visible' });
+    expect(await detail.locator('#detail-name').textContent()).toBe(SITE);
+    await poll(() => detail.locator('[data-fact="status"] [data-status]').getAttribute('data-status')).toBe('online');
+    await poll(() => detail.locator('[data-fact="sync"]').textContent()).toMatch(/^(idle|syncing|synced) \d+\/\d+/);
+    await poll(() => detail.locator('[data-fact="applied"]').textContent()).toMatch(/^r\d+ sha256:[0-9a-f]{12}$/);
+    expect(await page.locator(`#satellites tr[data-satellite="${SITE}"]`).getAttribute('aria-selected')).toBe('true');
+    expect(await page.locator('#command-satellite').inputValue()).toBe(SITE);
+    expect([...new Set(perSatellite())].sort()).toEqual([`/v1/satellites/${SITE}/state`, `/v1/satellites/${SITE}/status`]);
+    await page.locator('#detail-close').click();
+    await poll(() => detail.isVisible()).toBe(false);
+    expect(errors).toEqual([]);
+    await page.close();
   });
 });

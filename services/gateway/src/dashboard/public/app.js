@@ -6,14 +6,17 @@
 const TOKEN_KEY = 'uplink.token';
 /** how often the fleet, satellites, groups and commands are read again */
 const REFRESH_MS = 5_000;
-/** per-satellite status and state requests in flight at once */
-const ROW_CONCURRENCY = 4;
-/** satellites shown (each costs two requests per refresh) */
-const MAX_ROWS = 200;
+/** the most satellites one request of the fleet list may ask for (the API's limit) */
+const PAGE_MAX = 1_000;
+const PAGE_DEFAULT = 100;
 const FEED_MAX = 50;
 const COMMAND_POLL_MS = 500;
 const COMMAND_POLL_LIMIT_MS = 10 * 60_000;
-const STATUSES = ['online', 'stale', 'offline', 'pending', 'revoked', 'active'];
+const STATUSES = ['online', 'stale', 'offline', 'unknown', 'pending', 'revoked', 'active'];
+/** what a name search may hold: the start of a satellite name */
+const NAME_PREFIX = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+/** a search waits this long after the last key before it asks */
+const SEARCH_DEBOUNCE_MS = 250;
 const TERMINAL_TARGET = ['succeeded', 'failed', 'timed_out', 'expired', 'rejected', 'cancelled'];
 
 // ── server-sent events ─────────────────────────────────────────────────────────────────────────────
@@ -150,18 +153,20 @@ async function api(method, path, body) {
   return res.json();
 }
 
-/** Run `fn` over `items` with at most `limit` calls in flight; results in input order. */
-async function mapLimit(items, limit, fn) {
-  const out = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i], i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
+/** Satellites per page of the list: `?pageSize=N` in the page's address (1..1000), else 100. */
+export function pageSizeOf(search) {
+  const raw = new URLSearchParams(search).get('pageSize');
+  const n = Number(raw);
+  return raw !== null && Number.isInteger(n) && n >= 1 && n <= PAGE_MAX ? n : PAGE_DEFAULT;
+}
+
+/** The request of one page of the fleet list. */
+export function fleetListPath({ limit, cursor, status, q }) {
+  const params = new URLSearchParams({ limit: String(limit) });
+  if (cursor) params.set('cursor', cursor);
+  if (status) params.set('status', status);
+  if (q) params.set('q', q);
+  return `/v1/fleet/satellites?${params}`;
 }
 
 // ── DOM helpers ─────────────────────────────────────────────────────────────────────────────────────
@@ -249,44 +254,215 @@ async function loadFleet() {
   }
 }
 
-async function satelliteRow(s) {
-  const [status, state] = await Promise.allSettled([api('GET', `/v1/satellites/${encodeURIComponent(s.name)}/status`), api('GET', `/v1/satellites/${encodeURIComponent(s.name)}/state`)]);
-  const view = status.status === 'fulfilled' ? status.value : undefined;
-  const hb = view?.heartbeat ?? undefined;
-  const desired = state.status === 'fulfilled' ? state.value?.desired?.revision : undefined;
-  const applied = hb?.applied?.revision ?? (state.status === 'fulfilled' ? state.value?.applied?.revision : undefined);
-  const problems = [status, state].filter((r) => r.status === 'rejected').map((r) => errorText(r.reason));
-  const statusCell = el('td', { class: 'status', ...(problems.length ? { title: problems.join('; ') } : {}) }, statusPill(view?.status ?? s.status));
+// The satellites: pages of GET /v1/fleet/satellites (one request per page, never one per satellite),
+// "Load more" for the next page, a liveness filter and a name search. A refresh reads again as many
+// satellites as are shown, in as few requests as the API allows. One satellite may be selected: its
+// detail (status and state) is the only per-satellite read.
+const list = {
+  pageSize: PAGE_DEFAULT,
+  /** @type {object[]} the satellites shown, in name order */
+  rows: [],
+  /** @type {string | undefined} where the next page starts; none on the last page */
+  nextCursor: undefined,
+  status: '',
+  q: '',
+  /** bumped when the filter or the session changes: answers for an older one are dropped */
+  version: 0,
+  /** the list is read by one task at a time (refresh, load more, a new filter) */
+  queue: Promise.resolve(),
+  searchTimer: 0,
+  /** the satellite whose detail is open */
+  selected: '',
+};
+
+/** Run `fn` after the list's earlier tasks. */
+function listTask(fn) {
+  const run = list.queue.then(fn);
+  list.queue = run.catch(() => undefined);
+  return run;
+}
+
+function filtered() {
+  return Boolean(list.status || list.q);
+}
+
+function satelliteRow(s) {
   const rev = (r) => (r === undefined || r === null ? '–' : `r${r}`);
-  const behind = desired !== undefined && applied !== desired;
-  const sync = hb?.sync ? `${hb.sync.status} ${hb.sync.ready}/${hb.sync.total}${hb.sync.failed ? `, ${hb.sync.failed} failed` : ''}` : '–';
+  const behind = s.desiredRevision !== null && s.desiredRevision !== undefined && s.appliedRevision !== s.desiredRevision;
+  const selected = s.name === list.selected;
   return el(
     'tr',
-    { 'data-satellite': s.name },
-    el('td', { class: 'name' }, s.name),
-    statusCell,
-    el('td', { class: 'heartbeat', title: view?.lastHeartbeatAt ?? undefined }, ago(view?.lastHeartbeatAt)),
-    el('td', { class: `revision${behind ? ' behind' : ''}` }, `${rev(applied)} / ${rev(desired)}`),
-    el('td', { class: 'sync' }, sync),
+    { 'data-satellite': s.name, ...(selected ? { class: 'selected', 'aria-selected': 'true' } : {}) },
+    el('td', { class: 'name' }, el('button', { type: 'button', class: 'link', 'data-select': s.name, title: 'show its status and state' }, s.name)),
+    el('td', { class: 'status' }, statusPill(s.liveness)),
+    el('td', { class: 'lifecycle' }, statusPill(s.lifecycle)),
+    el('td', { class: 'heartbeat', title: s.lastHeartbeatAt ?? undefined }, ago(s.lastHeartbeatAt)),
+    el('td', { class: `revision${behind ? ' behind' : ''}` }, `${rev(s.appliedRevision)} / ${rev(s.desiredRevision)}`),
+    el('td', { class: 'sync' }, s.syncStatus ?? '–'),
+    el('td', { class: 'version' }, s.version ?? '–'),
     el('td', { class: 'groups' }, (s.groups ?? []).join(', ')),
   );
 }
 
-async function loadSatellites() {
-  try {
-    const list = await api('GET', '/v1/satellites');
-    const sorted = [...list].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    const shown = sorted.slice(0, MAX_ROWS);
-    const rows = await mapLimit(shown, ROW_CONCURRENCY, satelliteRow);
-    document.querySelector('#satellites tbody').replaceChildren(
-      ...(rows.length ? rows : [el('tr', {}, el('td', { colspan: 6, class: 'muted' }, 'No satellites yet: create one with `uplink sat create <name>`.'))]),
-    );
-    $('satellites-note').textContent = sorted.length > shown.length ? `Showing ${shown.length} of ${sorted.length} satellites.` : '';
-    fillSatelliteSelect(sorted.filter((s) => s.status !== 'revoked').map((s) => s.name));
-    sectionError('satellites');
-  } catch (err) {
-    sectionError('satellites', err);
+function renderSatellites() {
+  const rows = list.rows.map(satelliteRow);
+  const empty = filtered() ? 'No satellite matches.' : 'No satellites yet: create one with `uplink sat create <name>`.';
+  document.querySelector('#satellites tbody').replaceChildren(...(rows.length ? rows : [el('tr', {}, el('td', { colspan: 8, class: 'muted' }, empty))]));
+  const n = list.rows.length;
+  $('satellites-note').textContent = n === 0 ? '' : `${n} ${n === 1 ? 'satellite' : 'satellites'}${filtered() ? ' matching' : ''}${list.nextCursor ? ', more follow' : ''}.`;
+  $('satellites-more').hidden = !list.nextCursor;
+  fillSatelliteSelect(list.rows.filter((s) => s.lifecycle !== 'revoked').map((s) => s.name));
+}
+
+/** Read again the satellites shown (at least one page) from the start, for the filter of now. */
+function loadSatellites() {
+  return listTask(async () => {
+    const version = list.version;
+    const want = Math.max(list.pageSize, list.rows.length);
+    const filter = { status: list.status, q: list.q };
+    try {
+      const rows = [];
+      let cursor;
+      do {
+        const page = await api('GET', fleetListPath({ limit: Math.min(PAGE_MAX, want - rows.length), cursor, ...filter }));
+        rows.push(...page.satellites);
+        if (page.nextCursor !== undefined && page.nextCursor === cursor) throw new Error('the gateway answered the same page twice');
+        cursor = page.nextCursor;
+      } while (cursor && rows.length < want && version === list.version);
+      if (version !== list.version) return;
+      list.rows = rows;
+      list.nextCursor = cursor;
+      renderSatellites();
+      sectionError('satellites');
+    } catch (err) {
+      if (version === list.version) sectionError('satellites', err);
+    }
+  });
+}
+
+/** Add the next page to the satellites shown. */
+function loadMore() {
+  return listTask(async () => {
+    const version = list.version;
+    if (!list.nextCursor) return;
+    const button = $('satellites-more');
+    button.disabled = true;
+    try {
+      const page = await api('GET', fleetListPath({ limit: list.pageSize, cursor: list.nextCursor, status: list.status, q: list.q }));
+      if (version !== list.version) return;
+      list.rows.push(...page.satellites);
+      list.nextCursor = page.nextCursor;
+      renderSatellites();
+      sectionError('satellites');
+    } catch (err) {
+      if (version === list.version) sectionError('satellites', err);
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
+/** The list for the filter in the form: its first page. */
+function applyFilter() {
+  clearTimeout(list.searchTimer);
+  const q = $('satellites-q').value.trim().toLowerCase();
+  if (q && !NAME_PREFIX.test(q)) {
+    $('satellites-q').setAttribute('aria-invalid', 'true');
+    sectionError('satellites', new Error('Search: a satellite name starts with a lower-case letter or digit, followed by letters, digits, "-" or "_".'));
+    return;
   }
+  if ($('satellites-q').hasAttribute('aria-invalid')) {
+    $('satellites-q').removeAttribute('aria-invalid');
+    sectionError('satellites');
+  }
+  const status = $('satellites-status').value;
+  if (q === list.q && status === list.status) return;
+  list.q = q;
+  list.status = status;
+  list.version++;
+  list.rows = [];
+  list.nextCursor = undefined;
+  void loadSatellites();
+}
+
+function resetList() {
+  list.version++;
+  list.rows = [];
+  list.nextCursor = undefined;
+  list.selected = '';
+  $('satellite-detail').hidden = true;
+}
+
+// ── one satellite ────────────────────────────────────────────────────────────────────────────────────
+
+function selectSatellite(name) {
+  list.selected = name;
+  for (const tr of document.querySelectorAll('#satellites tbody tr[data-satellite]')) {
+    const on = tr.getAttribute('data-satellite') === name;
+    tr.classList.toggle('selected', on);
+    if (on) tr.setAttribute('aria-selected', 'true');
+    else tr.removeAttribute('aria-selected');
+  }
+  const select = $('command-satellite');
+  if ([...select.options].some((o) => o.value === name)) select.value = name;
+  $('detail-name').textContent = name;
+  $('detail-facts').replaceChildren();
+  document.querySelector('#satellite-detail tbody').replaceChildren();
+  $('satellite-detail').hidden = false;
+  void loadDetail();
+}
+
+function closeDetail() {
+  list.selected = '';
+  $('satellite-detail').hidden = true;
+  for (const tr of document.querySelectorAll('#satellites tbody tr.selected')) {
+    tr.classList.remove('selected');
+    tr.removeAttribute('aria-selected');
+  }
+}
+
+function fact(name, value) {
+  return [el('dt', {}, name), el('dd', { 'data-fact': name.toLowerCase().replace(/\W+/g, '-') }, value)];
+}
+
+/** The selected satellite's status and state: its two requests, nothing for the others. */
+async function loadDetail() {
+  const name = list.selected;
+  if (!name) return;
+  const path = `/v1/satellites/${encodeURIComponent(name)}`;
+  const [status, state] = await Promise.allSettled([api('GET', `${path}/status`), api('GET', `${path}/state`)]);
+  if (name !== list.selected) return;
+  const view = status.status === 'fulfilled' ? status.value : undefined;
+  const st = state.status === 'fulfilled' ? state.value : undefined;
+  const hb = view?.heartbeat ?? undefined;
+  const rev = (r) => (r ? `r${r.revision} ${String(r.digest ?? '').slice(0, 19)}` : 'none');
+  const sync = hb?.sync ? `${hb.sync.status} ${hb.sync.ready}/${hb.sync.total}${hb.sync.failed ? `, ${hb.sync.failed} failed` : ''}` : '–';
+  const versions = Object.entries(hb?.versions ?? {}).map(([k, v]) => `${k} ${v}`).join(', ');
+  const facts = [
+    ...fact('Status', view ? statusPill(view.status) : '–'),
+    ...fact('Last heartbeat', view?.lastHeartbeatAt ? `${ago(view.lastHeartbeatAt)} (${view.lastHeartbeatAt})` : 'never'),
+    ...fact('Sync', sync),
+    ...fact('Applied', st ? rev(st.applied) : hb?.applied ? rev(hb.applied) : '–'),
+    ...fact('Desired', st ? rev(st.desired) : '–'),
+    ...fact('Versions', versions || '–'),
+  ];
+  if (hb?.link) facts.push(...fact('Link', hb.link.connected ? 'up' : 'down'));
+  $('detail-facts').replaceChildren(...facts);
+  const artifacts = (st?.artifacts ?? []).map((a) =>
+    el(
+      'tr',
+      { 'data-repository': a.repository },
+      el('td', {}, a.repository),
+      el('td', { title: a.digest }, a.digest.slice(0, 19)),
+      el('td', { class: 'status' }, statusPill(a.status)),
+      el('td', {}, a.error ?? ''),
+    ),
+  );
+  document.querySelector('#satellite-detail tbody').replaceChildren(
+    ...(artifacts.length ? artifacts : [el('tr', {}, el('td', { colspan: 4, class: 'muted' }, 'No artifacts in its desired state.'))]),
+  );
+  const problems = [status, state].filter((r) => r.status === 'rejected').map((r) => errorText(r.reason));
+  sectionError('satellite-detail', problems.length ? new Error(problems.join('; ')) : undefined);
 }
 
 function fillSatelliteSelect(names) {
@@ -345,7 +521,7 @@ async function refresh() {
   session.refreshing = true;
   const generation = session.generation;
   try {
-    await Promise.all([loadFleet(), loadSatellites(), loadGroups(), loadCommands()]);
+    await Promise.all([loadFleet(), loadSatellites(), loadDetail(), loadGroups(), loadCommands()]);
     if (generation === session.generation) $('updated').textContent = `updated ${new Date().toLocaleTimeString()}`;
   } finally {
     session.refreshing = false;
@@ -566,6 +742,7 @@ function stopSession() {
   session.feed = undefined;
   session.lastEventId = '';
   feedState('off');
+  resetList();
 }
 
 function signOut(message) {
@@ -583,7 +760,7 @@ async function signIn(token) {
   $('token-submit').disabled = true;
   try {
     // a cheap read any role may do tells a wrong token (401) from a gateway problem
-    await api('GET', '/v1/satellites');
+    await api('GET', fleetListPath({ limit: 1 }));
   } catch (err) {
     if (generation !== session.generation) return;
     if (!(err instanceof ApiError) || err.status !== 401) {
@@ -624,6 +801,22 @@ function start() {
   });
   $('sign-out').addEventListener('click', () => signOut());
   $('command-form').addEventListener('submit', (event) => void runCommand(event));
+  list.pageSize = pageSizeOf(location.search);
+  $('satellites-more').addEventListener('click', () => void loadMore());
+  $('satellites-filter').addEventListener('submit', (event) => {
+    event.preventDefault();
+    applyFilter();
+  });
+  $('satellites-status').addEventListener('change', () => applyFilter());
+  $('satellites-q').addEventListener('input', () => {
+    clearTimeout(list.searchTimer);
+    list.searchTimer = setTimeout(applyFilter, SEARCH_DEBOUNCE_MS);
+  });
+  document.querySelector('#satellites tbody').addEventListener('click', (event) => {
+    const button = event.target instanceof Element ? event.target.closest('[data-select]') : null;
+    if (button) selectSatellite(button.getAttribute('data-select'));
+  });
+  $('detail-close').addEventListener('click', () => closeDetail());
   const token = tokenFromFragment() ?? sessionStorage.getItem(TOKEN_KEY) ?? '';
   if (token) void signIn(token);
   else showLogin();
