@@ -81,13 +81,15 @@ export function createBatchPublisher(nc: NatsConnection): BatchPublisher {
   };
 }
 
+const utf8 = new TextDecoder();
+
 function outcomeOf(h: MsgHdrs | undefined, data: Uint8Array): PublishOutcome {
   if (h?.hasError) {
     const why = h.code === 503 ? 'no responders: the hub is not reachable over the leaf link' : `${h.code} ${h.description}`;
     return { ok: false, error: why };
   }
   try {
-    const j = JSON.parse(new TextDecoder().decode(data)) as Partial<PubAck> & { error?: { code?: number; err_code?: number; description?: string } };
+    const j = JSON.parse(utf8.decode(data)) as Partial<PubAck> & { error?: { code?: number; err_code?: number; description?: string } };
     if (j.error) {
       const error = `${j.error.code ?? ''} ${j.error.description ?? 'stream error'}`.trim();
       return j.error.err_code === MESSAGE_TOO_LARGE ? { ok: false, error, permanent: true } : { ok: false, error };

@@ -317,9 +317,17 @@ export class StatePublisher {
     const templates = new Map<string, Template>();
     const computed: ComputedContent[] = [];
     const templateOf = new Map<string, Template>();
+    // stored configs are mostly alike (often the defaults): parse and key each distinct one once
+    const configs = new Map<string, { config: SatelliteConfig; key: string }>();
     for (const i of inputs) {
-      const config = this.config(i.config, i.name);
-      const key = `${i.groups.join(',')}|${canonicalJson(config)}`;
+      const raw = JSON.stringify(i.config ?? null);
+      let c = configs.get(raw);
+      if (!c) {
+        const config = this.config(i.config, i.name);
+        configs.set(raw, (c = { config, key: canonicalJson(config) }));
+      }
+      const config = c.config;
+      const key = `${i.groups.join(',')}|${c.key}`;
       let t = templates.get(key);
       if (!t) {
         const content = computeDesiredState({ satellite: i.name, groups: i.groups.flatMap((n) => groups.get(n) ?? []), config });
