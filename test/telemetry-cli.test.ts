@@ -1,12 +1,12 @@
-// `uplink sat status`, `uplink telemetry show|tail` and `uplink images` against a running gateway and
-// telemetry-ingest, as a user runs them.
+// `uplink sat status`, `uplink sat list`, `uplink telemetry show|tail` and `uplink images` against a
+// running gateway and telemetry-ingest, as a user runs them.
 import { execFile, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ImagesView, TelemetryPage, TelemetryStreamEvent } from '@uplink/contracts';
+import type { FleetSatellitesPage, ImagesView, TelemetryPage, TelemetryStreamEvent } from '@uplink/contracts';
 import { waitFor } from '@uplink/testkit';
 import { heartbeat, startTelemetrySystem, TOKEN, type TelemetrySystem } from './telemetry-support.js';
 
@@ -80,6 +80,38 @@ describe('uplink telemetry commands', { timeout: 90_000 }, () => {
     expect(badCursor.stderr).toMatch(/VALIDATION_FAILED: .*cursor/);
     expect(badLimit.code).toBe(1);
     expect(badLimit.stderr).toMatch(/--limit: give a number of sites from 1 to 1000/);
+  });
+
+  it('lists the satellites from the fleet list: a page at a time, every page, by liveness and name', async () => {
+    const [firstPage, all, online, unknown, byName, badStatus, badCursor] = await Promise.all([
+      uplink('sat', 'list', '--limit', '1'),
+      uplink('sat', 'list', '--all', '--limit', '1', '--json'),
+      uplink('sat', 'list', '--status', 'online', '--json'),
+      uplink('sat', 'list', '--status', 'unknown'),
+      uplink('sat', 'list', '--prefix', 'cli-0', '--limit', '1', '--json'),
+      uplink('sat', 'list', '--status', 'pending'),
+      uplink('sat', 'list', '--cursor', 'bogus'),
+    ]);
+    expect(firstPage.code, firstPage.stderr).toBe(0);
+    expect(firstPage.stdout).toMatch(/^NAME +LIVENESS +LIFECYCLE +HEARTBEAT +APPLIED\/DESIRED +SYNC +VERSION +GROUPS\ncli-00 +unknown +pending +never +-\/- /);
+    const next = /1 shown, more follow; next page: uplink sat list --cursor (\S+) --limit 1 \(or --all/.exec(firstPage.stdout);
+    expect(next, firstPage.stdout).not.toBeNull();
+    const second = await uplink('sat', 'list', '--cursor', next![1]!, '--limit', '1', '--json');
+    const rest = JSON.parse(second.stdout) as FleetSatellitesPage;
+    expect(rest.satellites.map((s) => s.name)).toEqual(['cli-01']);
+    expect(rest.nextCursor).toBeUndefined();
+
+    const every = JSON.parse(all.stdout) as FleetSatellitesPage;
+    expect(every).toEqual({ satellites: [expect.objectContaining({ name: 'cli-00', liveness: 'unknown' }), expect.objectContaining({ name: 'cli-01' })] });
+    expect((JSON.parse(online.stdout) as FleetSatellitesPage).satellites).toMatchObject([{ name: 'cli-01', liveness: 'online', lifecycle: 'pending' }]);
+    expect(unknown.stdout).toMatch(/^NAME.*\ncli-00 +unknown/);
+    expect(unknown.stdout).not.toContain('cli-01');
+    expect(JSON.parse(byName.stdout)).toMatchObject({ satellites: [{ name: 'cli-00' }], nextCursor: expect.any(String) });
+
+    expect(badStatus.code).toBe(1);
+    expect(badStatus.stderr).toMatch(/--status: give one of online, stale, offline, unknown/);
+    expect(badCursor.code).toBe(2);
+    expect(badCursor.stderr).toMatch(/VALIDATION_FAILED: .*cursor/);
   });
 
   it('tails live telemetry of one satellite', async () => {

@@ -1,9 +1,19 @@
 // `uplink sat …`: the edge sites.
 import type { Command } from 'commander';
-import type { Satellite, SatelliteStateView } from '@uplink/contracts';
+import {
+  FLEET_PAGE_MAX,
+  SatelliteLiveness,
+  SatelliteNamePrefix,
+  type FleetSatellite,
+  type FleetSatellitesPage,
+  type Satellite,
+  type SatelliteStateView,
+} from '@uplink/contracts';
 import { api, resolveTarget, type TargetFlags } from '../api.js';
 import { CliError } from '../errors.js';
 import { printJson, printTable } from '../output.js';
+import { fetchAllPages } from '../pages.js';
+import { ago } from './sat-status.js';
 
 function parseLabels(pairs: string[] = []): Record<string, string> {
   const labels: Record<string, string> = {};
@@ -13,6 +23,50 @@ function parseLabels(pairs: string[] = []): Record<string, string> {
     labels[p.slice(0, i)] = p.slice(i + 1);
   }
   return labels;
+}
+
+interface ListOptions {
+  group?: string;
+  status?: string;
+  prefix?: string;
+  limit?: string;
+  cursor?: string;
+  all?: boolean;
+  json?: boolean;
+}
+
+/** The fleet-list query of `sat list`'s flags, checked before anything is asked. */
+export function fleetListQuery(o: ListOptions): URLSearchParams {
+  const q = new URLSearchParams();
+  if (o.limit !== undefined) {
+    const n = Number(o.limit);
+    if (!Number.isInteger(n) || n < 1 || n > FLEET_PAGE_MAX) throw new CliError(`--limit: give a number of satellites from 1 to ${FLEET_PAGE_MAX}`);
+    q.set('limit', String(n));
+  }
+  if (o.status !== undefined) {
+    if (!SatelliteLiveness.safeParse(o.status).success) throw new CliError(`--status: give one of ${SatelliteLiveness.options.join(', ')}`);
+    q.set('status', o.status);
+  }
+  if (o.prefix !== undefined) {
+    if (!SatelliteNamePrefix.safeParse(o.prefix).success) throw new CliError('--prefix: give the start of a satellite name (lower case letters, digits, "-" and "_")');
+    q.set('q', o.prefix);
+  }
+  return q;
+}
+
+/** One line of the fleet list for people. */
+export function fleetRow(s: FleetSatellite, now = Date.now()): Record<string, unknown> {
+  const rev = (r: number | null) => (r === null ? '-' : `r${r}`);
+  return {
+    name: s.name,
+    liveness: s.liveness,
+    lifecycle: s.lifecycle,
+    heartbeat: s.lastHeartbeatAt ? ago(s.lastHeartbeatAt, now) : 'never',
+    'applied/desired': `${rev(s.appliedRevision)}/${rev(s.desiredRevision)}`,
+    sync: s.syncStatus,
+    version: s.version,
+    groups: s.groups,
+  };
 }
 
 export function satCommand(program: Command, flags: () => TargetFlags): void {
@@ -37,13 +91,41 @@ export function satCommand(program: Command, flags: () => TargetFlags): void {
 
   sat
     .command('list')
-    .description('list satellites')
-    .option('--group <group>', 'only those in this group')
-    .option('--json', 'print JSON')
-    .action(async (o: { group?: string; json?: boolean }) => {
-      const list = await api<Satellite[]>(resolveTarget(flags()), 'GET', `/v1/satellites${o.group ? `?group=${encodeURIComponent(o.group)}` : ''}`);
-      if (o.json) printJson(list);
-      else printTable(list, ['name', 'status', 'groups', 'labels', 'createdAt']);
+    .description('list satellites: liveness, lifecycle, last heartbeat, revisions, sync, version and groups, a page at a time')
+    .option('--status <liveness>', `only those of this liveness (${SatelliteLiveness.options.join(', ')})`)
+    .option('--prefix <start>', 'only those whose name starts with this')
+    .option('--limit <n>', `satellites per page (1..${FLEET_PAGE_MAX}; the gateway's default is 100)`)
+    .option('--cursor <cursor>', 'start at this page (the cursor printed after the previous one)')
+    .option('--all', 'fetch every page')
+    .option('--group <group>', 'only those in this group, with labels and creation time (registration\'s list, in one piece)')
+    .option('--json', 'print JSON: the page ({satellites, nextCursor?}); with --all every satellite; with --group the array')
+    .action(async (o: ListOptions) => {
+      const target = resolveTarget(flags());
+      if (o.group !== undefined) {
+        const paged = (['status', 'prefix', 'limit', 'cursor', 'all'] as const).filter((k) => o[k] !== undefined);
+        if (paged.length > 0) throw new CliError(`--group lists a group's satellites in one piece: leave out ${paged.map((k) => `--${k}`).join(', ')}`);
+        const list = await api<Satellite[]>(target, 'GET', `/v1/satellites?group=${encodeURIComponent(o.group)}`);
+        if (o.json) printJson(list);
+        else printTable(list, ['name', 'status', 'groups', 'labels', 'createdAt']);
+        return;
+      }
+      const query = fleetListQuery(o);
+      const fetchPage = (cursor: string | undefined) => {
+        const q = new URLSearchParams(query);
+        if (cursor !== undefined) q.set('cursor', cursor);
+        const qs = q.toString();
+        return api<FleetSatellitesPage>(target, 'GET', `/v1/fleet/satellites${qs ? `?${qs}` : ''}`);
+      };
+      const page: FleetSatellitesPage = o.all
+        ? { satellites: (await fetchAllPages(fetchPage, o.cursor)).flatMap((p) => p.satellites) }
+        : await fetchPage(o.cursor);
+      if (o.json) return printJson(page);
+      const now = Date.now();
+      printTable(page.satellites.map((s) => fleetRow(s, now)), ['name', 'liveness', 'lifecycle', 'heartbeat', 'applied/desired', 'sync', 'version', 'groups']);
+      if (page.nextCursor !== undefined) {
+        const again = [...query].filter(([k]) => k !== 'q').map(([k, v]) => ` --${k} ${v}`).join('') + (o.prefix ? ` --prefix ${o.prefix}` : '');
+        process.stdout.write(`${page.satellites.length} shown, more follow; next page: uplink sat list --cursor ${page.nextCursor}${again} (or --all for every one)\n`);
+      }
     });
 
   sat
