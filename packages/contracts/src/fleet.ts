@@ -90,27 +90,36 @@ export const IMAGES_PAGE_DEFAULT = 100;
 
 const CursorBody = z.strictObject({ after: SatelliteName });
 
-/** The opaque `nextCursor` of a page of `GET /v1/images` that ends with site `after`. */
-export function imagesCursor(after: string): string {
-  return Buffer.from(JSON.stringify(CursorBody.parse({ after }))).toString('base64url');
+/**
+ * The opaque cursor of a page of sites in name order that ends with site `after`, and its schema for
+ * when the client hands it back (decoded to where the next page starts); `endpoint` names the list in
+ * the error a foreign or damaged cursor gets.
+ */
+function siteCursor(endpoint: string) {
+  const encode = (after: string): string => Buffer.from(JSON.stringify(CursorBody.parse({ after }))).toString('base64url');
+  const schema = z
+    .string()
+    .max(200)
+    .transform((s, ctx) => {
+      let body: unknown;
+      try {
+        body = /^[A-Za-z0-9_-]+$/.test(s) ? JSON.parse(Buffer.from(s, 'base64url').toString('utf8')) : undefined;
+      } catch {
+        body = undefined;
+      }
+      const r = CursorBody.safeParse(body);
+      if (r.success) return r.data;
+      ctx.addIssue({ code: 'custom', message: `not a cursor of ${endpoint}: pass the nextCursor of the previous page` });
+      return z.NEVER;
+    });
+  return { encode, schema };
 }
 
+const imagesSiteCursor = siteCursor('GET /v1/images');
+/** The opaque `nextCursor` of a page of `GET /v1/images` that ends with site `after`. */
+export const imagesCursor = imagesSiteCursor.encode;
 /** A cursor as the client hands it back, decoded to where its page starts (after this site). */
-export const ImagesCursor = z
-  .string()
-  .max(200)
-  .transform((s, ctx) => {
-    let body: unknown;
-    try {
-      body = /^[A-Za-z0-9_-]+$/.test(s) ? JSON.parse(Buffer.from(s, 'base64url').toString('utf8')) : undefined;
-    } catch {
-      body = undefined;
-    }
-    const r = CursorBody.safeParse(body);
-    if (r.success) return r.data;
-    ctx.addIssue({ code: 'custom', message: 'not a cursor of GET /v1/images: pass the nextCursor of the previous page' });
-    return z.NEVER;
-  });
+export const ImagesCursor = imagesSiteCursor.schema;
 
 /** `GET /v1/images?limit&cursor`: a page of sites in name order (strings, as they come from a URL). */
 export const ImagesQuery = z.strictObject({
@@ -169,29 +178,11 @@ export const SatelliteNamePrefix = z
   .string()
   .regex(NAME_PATTERN, 'must be the start of a satellite name (lower case letters, digits, "-" and "_"; no dots)');
 
-const FleetCursorBody = z.strictObject({ after: SatelliteName });
-
+const fleetSiteCursor = siteCursor('GET /v1/fleet/satellites');
 /** The opaque `nextCursor` of a page of `GET /v1/fleet/satellites` that ends with site `after`. */
-export function fleetSatellitesCursor(after: string): string {
-  return Buffer.from(JSON.stringify(FleetCursorBody.parse({ after }))).toString('base64url');
-}
-
+export const fleetSatellitesCursor = fleetSiteCursor.encode;
 /** A cursor as the client hands it back, decoded to where its page starts (after this site). */
-export const FleetSatellitesCursor = z
-  .string()
-  .max(200)
-  .transform((s, ctx) => {
-    let body: unknown;
-    try {
-      body = /^[A-Za-z0-9_-]+$/.test(s) ? JSON.parse(Buffer.from(s, 'base64url').toString('utf8')) : undefined;
-    } catch {
-      body = undefined;
-    }
-    const r = FleetCursorBody.safeParse(body);
-    if (r.success) return r.data;
-    ctx.addIssue({ code: 'custom', message: 'not a cursor of GET /v1/fleet/satellites: pass the nextCursor of the previous page' });
-    return z.NEVER;
-  });
+export const FleetSatellitesCursor = fleetSiteCursor.schema;
 
 /** `GET /v1/fleet/satellites?limit&cursor&status&q` (strings, as they come from a URL). */
 export const FleetSatellitesQuery = z.strictObject({

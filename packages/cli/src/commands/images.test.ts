@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ImagesView } from '@uplink/contracts';
-import { fetchAllImagePages, mergeImagePages } from './images.js';
+import { fetchAllPages } from '../pages.js';
+import { mergeImagePages } from './images.js';
 
 const d = (c: string) => 'sha256:' + c.repeat(64);
 const page = (images: ImagesView['images'], sites: string[], nextCursor?: string): ImagesView => ({
@@ -34,12 +35,12 @@ describe('uplink images', () => {
 
   it('fetches page after page until one has no nextCursor, and stops on a gateway that goes nowhere', async () => {
     const asked: (string | undefined)[] = [];
-    const pages = await fetchAllImagePages(async (cursor) => {
+    const pages = await fetchAllPages(async (cursor) => {
       asked.push(cursor);
       return cursor === undefined ? page([], ['a'], 'c1') : cursor === 'c1' ? page([], ['b'], 'c2') : page([], ['c']);
     });
     expect(asked).toEqual([undefined, 'c1', 'c2']);
     expect(pages.flatMap((p) => p.sites.map((s) => s.name))).toEqual(['a', 'b', 'c']);
-    await expect(fetchAllImagePages(async () => page([], ['a'], 'same'), 'same')).rejects.toThrow(/same cursor twice/);
+    await expect(fetchAllPages(async () => page([], ['a'], 'same'), 'same')).rejects.toThrow(/same cursor twice/);
   });
 });

@@ -5,6 +5,7 @@ import { IMAGES_PAGE_MAX, type ImagesView } from '@uplink/contracts';
 import { api, resolveTarget, type TargetFlags } from '../api.js';
 import { CliError } from '../errors.js';
 import { printJson, printTable } from '../output.js';
+import { fetchAllPages } from '../pages.js';
 
 const short = (digest: string) => digest.slice(0, 19);
 const byString = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
@@ -34,19 +35,6 @@ export function mergeImagePages(pages: ImagesView[]): ImagesView {
   };
 }
 
-/** Every page from `cursor` on (at most `maxPages`, a guard against a gateway that never says it is done). */
-export async function fetchAllImagePages(fetchPage: (cursor: string | undefined) => Promise<ImagesView>, cursor?: string, maxPages = 100_000): Promise<ImagesView[]> {
-  const pages: ImagesView[] = [];
-  let next = cursor;
-  do {
-    const page = await fetchPage(next);
-    pages.push(page);
-    if (page.nextCursor !== undefined && page.nextCursor === next) throw new CliError('the gateway answered the same cursor twice; stopping');
-    next = page.nextCursor;
-  } while (next !== undefined && pages.length < maxPages);
-  return pages;
-}
-
 function parseLimit(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1 || n > IMAGES_PAGE_MAX) throw new CliError(`--limit: give a number of sites from 1 to ${IMAGES_PAGE_MAX}`);
@@ -72,7 +60,7 @@ export function imagesCommand(program: Command, flags: () => TargetFlags): void 
         const qs = q.toString();
         return api<ImagesView>(target, 'GET', `/v1/images${qs ? `?${qs}` : ''}`);
       };
-      const view = o.all ? mergeImagePages(await fetchAllImagePages(fetchPage, o.cursor)) : await fetchPage(o.cursor);
+      const view = o.all ? mergeImagePages(await fetchAllPages(fetchPage, o.cursor)) : await fetchPage(o.cursor);
       if (o.json) return printJson(view);
       const images = o.missing ? view.images.filter((i) => i.missingAt.length > 0) : view.images;
       printTable(
