@@ -2,24 +2,10 @@
 // with registration's lifecycle and heartbeat liveness, pages in name order that add up to the whole
 // list, the liveness and name-prefix filters, cursors that hold while sites come and go, and requests
 // out of range refused.
-import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ClientProxyFactory, Transport, type ClientProxy } from '@nestjs/microservices';
-import pg from 'pg';
-import { firstValueFrom } from 'rxjs';
-import { tracedRequest } from '@uplink/bus';
-import {
-  FleetSatellitesPage,
-  FleetSatellitesQuery,
-  loadEnv,
-  rpcSubject,
-  TelemetryIngestEnv,
-  type FleetSatellite,
-  type RpcReply,
-} from '@uplink/contracts';
-import { createLogger, currentTraceId, withNewTrace } from '@uplink/observability';
-import { createPgSchema, startHub } from '@uplink/testkit';
-import { startTelemetryIngest } from './app.js';
+import { FleetSatellitesPage, FleetSatellitesQuery, type FleetSatellite, type RpcReply } from '@uplink/contracts';
+import { currentTraceId, withNewTrace } from '@uplink/observability';
+import { startRpcFixture } from './testing/rpc-fixture.js';
 
 const digest = (c: string) => 'sha256:' + c.repeat(64);
 
@@ -36,24 +22,13 @@ interface SiteOpts {
 }
 
 async function fixture() {
-  const hub = await startHub();
-  const schema = await createPgSchema('tfl');
-  const logs: Record<string, unknown>[] = [];
-  const logger = createLogger({ service: 'telemetry-ingest-test', level: 'silent' });
-  logger.debug = ((obj: object, msg?: string) => void logs.push({ ...obj, msg, traceId: currentTraceId() })) as typeof logger.debug;
   // stale after 3 intervals (30 s here), offline after 600 s: the defaults, said out loud
-  const env = loadEnv(TelemetryIngestEnv, {
-    NATS_URL: hub.url, DATABASE_URL: schema.url, REDIS_KEY_PREFIX: `t${randomBytes(4).toString('hex')}:`, STATUS_SWEEP_INTERVAL_S: '60',
-    STALE_AFTER_INTERVALS: '3', OFFLINE_AFTER_S: '600',
-  });
-  const svc = await startTelemetryIngest(env, { logger, name: 'ti-fleet-list' });
-  const pool = new pg.Pool({ connectionString: schema.url, max: 2 });
-  const client: ClientProxy = ClientProxyFactory.create({ transport: Transport.NATS, options: { servers: [hub.url] } });
+  const f = await startRpcFixture('ti-fleet-list', { STALE_AFTER_INTERVALS: '3', OFFLINE_AFTER_S: '600' });
+  const pool = f.pool;
   return {
-    pool,
-    logs,
+    ...f,
     async list(req: unknown): Promise<RpcReply<FleetSatellitesPage>> {
-      return firstValueFrom(client.send<RpcReply<FleetSatellitesPage>>(rpcSubject('telemetry', 'satellites'), tracedRequest(req)));
+      return f.call<FleetSatellitesPage>('satellites', req);
     },
     async page(req: unknown): Promise<FleetSatellitesPage> {
       const r = await this.list(req);
@@ -87,13 +62,6 @@ async function fixture() {
         await pool.query(`INSERT INTO groups (name, registry) VALUES ($1, 'http://127.0.0.1:1') ON CONFLICT DO NOTHING`, [g]);
         await pool.query('INSERT INTO group_satellites (group_name, satellite) VALUES ($1, $2)', [g, name]);
       }
-    },
-    async [Symbol.asyncDispose]() {
-      await client.close();
-      await svc.close();
-      await pool.end();
-      await schema[Symbol.asyncDispose]();
-      await hub[Symbol.asyncDispose]();
     },
   };
 }

@@ -1,39 +1,22 @@
 // The paged image report over RPC, against real servers (nats-server, Postgres, Redis): pages of sites
 // in name order that add up to the whole fleet's report, cursors that hold while sites come and go,
 // requests out of range refused, and each page served in the caller's trace.
-import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ClientProxyFactory, Transport, type ClientProxy } from '@nestjs/microservices';
-import pg from 'pg';
-import { firstValueFrom } from 'rxjs';
-import { tracedRequest } from '@uplink/bus';
-import { ImagesQuery, loadEnv, rpcSubject, TelemetryIngestEnv, type ImagesView, type RpcReply } from '@uplink/contracts';
-import { createLogger, currentTraceId, withNewTrace } from '@uplink/observability';
-import { createPgSchema, startHub } from '@uplink/testkit';
-import { startTelemetryIngest } from './app.js';
+import { ImagesQuery, type ImagesView, type RpcReply } from '@uplink/contracts';
+import { currentTraceId, withNewTrace } from '@uplink/observability';
+import { startRpcFixture } from './testing/rpc-fixture.js';
 
 const digest = (c: string) => 'sha256:' + c.repeat(64);
 const web = { repository: 'app/web', digest: digest('a'), tag: '1.0' };
 const db = { repository: 'app/db', digest: digest('b') };
 
 async function fixture() {
-  const hub = await startHub();
-  const schema = await createPgSchema('tip');
-  // debug lines kept with the trace id current when they were written
-  const logs: Record<string, unknown>[] = [];
-  const logger = createLogger({ service: 'telemetry-ingest-test', level: 'silent' });
-  logger.debug = ((obj: object, msg?: string) => void logs.push({ ...obj, msg, traceId: currentTraceId() })) as typeof logger.debug;
-  const env = loadEnv(TelemetryIngestEnv, {
-    NATS_URL: hub.url, DATABASE_URL: schema.url, REDIS_KEY_PREFIX: `t${randomBytes(4).toString('hex')}:`, STATUS_SWEEP_INTERVAL_S: '60',
-  });
-  const svc = await startTelemetryIngest(env, { logger, name: 'ti-pages' });
-  const pool = new pg.Pool({ connectionString: schema.url, max: 2 });
-  const client: ClientProxy = ClientProxyFactory.create({ transport: Transport.NATS, options: { servers: [hub.url] } });
+  const f = await startRpcFixture('ti-pages');
+  const pool = f.pool;
   return {
-    pool,
-    logs,
+    ...f,
     async images(req: unknown): Promise<RpcReply<ImagesView>> {
-      return firstValueFrom(client.send<RpcReply<ImagesView>>(rpcSubject('telemetry', 'images'), tracedRequest(req)));
+      return f.call<ImagesView>('images', req);
     },
     async page(req: unknown): Promise<ImagesView> {
       const r = await this.images(req);
@@ -55,13 +38,6 @@ async function fixture() {
           name, digest('d'), JSON.stringify({ artifacts: opts.desired.map((a) => ({ registry: 'up', ...a })) }),
         ]);
       }
-    },
-    async [Symbol.asyncDispose]() {
-      await client.close();
-      await svc.close();
-      await pool.end();
-      await schema[Symbol.asyncDispose]();
-      await hub[Symbol.asyncDispose]();
     },
   };
 }
