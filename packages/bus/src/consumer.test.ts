@@ -7,7 +7,7 @@ import { startHub, waitFor } from '@uplink/testkit';
 import { runBatchConsumer, runConsumer } from './consumer.js';
 import { InvalidMessageError, RetryableError } from './errors.js';
 import { provisionStream, provisionStreams } from './provision.js';
-import { publishMessage } from './publish.js';
+import { messageHeaders, publishMessage, traceHeaders } from './publish.js';
 
 const logger = createLogger({ service: 'bus-test', level: 'silent' });
 const applied = (revision: number) => ({ satellite: 'edge-01', revision, digest: 'sha256:' + 'a'.repeat(64), at: new Date().toISOString() });
@@ -120,10 +120,14 @@ describe('bus', () => {
     try {
       await provisionStreams(await jetstreamManager(nc), hubStreams);
       let published: string | undefined;
+      let batchTrace: string | undefined;
       await withNewTrace(async () => {
         published = currentTraceId();
         await publishMessage(nc, 'uplink.telemetry.edge-01.applied', 'state-applied', applied(7));
+        // the context taken once for a batch is the same one each message would carry
+        batchTrace = messageHeaders('state-applied', {}, traceHeaders()).get('traceparent');
       });
+      expect(batchTrace).toContain(published!);
       expect(published).toMatch(/^[0-9a-f]{32}$/);
       const stored = await (await jetstreamManager(nc)).streams.getMessage('TELEMETRY', { seq: 1 });
       expect(stored?.header.get('traceparent')).toContain(published!);

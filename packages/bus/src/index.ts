@@ -1,6 +1,6 @@
 export { connectNats, connectLeaf, drainOnSignal, closeOnSignal } from './connection.js';
 export { provisionStream, provisionStreams, provisionConsumer } from './provision.js';
-export { publishMessage, publishToOutbox, messageHeaders, encodeBody, jsFor } from './publish.js';
+export { publishMessage, publishToOutbox, messageHeaders, traceHeaders, encodeBody, jsFor } from './publish.js';
 export { runConsumer, runBatchConsumer } from './consumer.js';
 export { createBatchPublisher } from './batch-publisher.js';
 export { deadLetter } from './dead-letter.js';

@@ -19,12 +19,24 @@ export interface PublishOptions {
   validate?: boolean;
 }
 
-export function messageHeaders(type: MessageType, extra: Record<string, string> = {}): MsgHdrs {
+/**
+ * Headers of a message: its schema, `extra`, and the current W3C trace context. `trace` passes that
+ * context ready made (from `traceHeaders()`), for a batch of many messages sent in one trace.
+ */
+export function messageHeaders(type: MessageType, extra: Record<string, string> = {}, trace?: Record<string, string>): MsgHdrs {
   const h = natsHeaders();
   h.set(SCHEMA_HEADER, schemaHeader(type));
   for (const [k, v] of Object.entries(extra)) h.set(k, v);
-  injectTraceContext((k, v) => h.set(k, v));
+  if (trace) for (const [k, v] of Object.entries(trace)) h.set(k, v);
+  else injectTraceContext((k, v) => h.set(k, v));
   return h;
+}
+
+/** The current W3C trace context as headers (`traceparent`, `tracestate`), once for many messages. */
+export function traceHeaders(): Record<string, string> {
+  const out: Record<string, string> = {};
+  injectTraceContext((k, v) => (out[k] = v));
+  return out;
 }
 
 export function encodeBody<T extends MessageType>(type: T, body: MessageOf<T>, validate = true): Uint8Array {

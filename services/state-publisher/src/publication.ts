@@ -5,7 +5,7 @@
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { hubStreams, subjects, type DesiredState } from '@uplink/contracts';
-import { createBatchPublisher, messageHeaders, type BatchPublisher } from '@uplink/bus';
+import { createBatchPublisher, messageHeaders, traceHeaders, type BatchPublisher } from '@uplink/bus';
 import { withTransaction, type Pool } from '@uplink/db';
 import type { Logger } from '@uplink/observability';
 import type { StatePublisherMetrics } from './metrics.js';
@@ -69,12 +69,13 @@ export function createStatePublication(opts: StatePublicationOptions): StatePubl
     const ok: UnpublishedRow[] = [];
     for (let start = 0; start < rows.length; start += concurrency) {
       const slice = rows.slice(start, start + concurrency);
+      const trace = traceHeaders();
       const outcomes = await batches.publish(
         slice.map((row) => ({
           subject: subjects.state(row.satellite),
           // validated when computed (once per distinct content); 10,000 zod parses would double the time
           data: encodeDocument(row.document),
-          headers: messageHeaders('desired-state', { 'Nats-Msg-Id': `${row.satellite}:${row.revision}` }),
+          headers: messageHeaders('desired-state', { 'Nats-Msg-Id': `${row.satellite}:${row.revision}` }, trace),
         })),
         opts.timeoutMs ?? 5_000,
       );

@@ -65,16 +65,17 @@ export function desiredStateDocument(p: PlannedRevision, issuedAt: Date): Desire
  * change share their registries, artifacts and config objects) instead of once per satellite.
  */
 export function desiredStateEncoder(): (d: DesiredState) => Uint8Array {
-  const encoder = new TextEncoder();
-  const sharedJson = new WeakMap<object, { registries: object; config: object; json: string }>();
+  // the shared part as UTF-8 bytes without its opening brace, ready to be appended to each head
+  const sharedBytes = new WeakMap<object, { registries: object; config: object; bytes: Buffer }>();
   return (d) => {
-    let shared = sharedJson.get(d.artifacts);
+    let shared = sharedBytes.get(d.artifacts);
     if (!shared || shared.registries !== d.registries || shared.config !== d.config) {
-      shared = { registries: d.registries, config: d.config, json: JSON.stringify({ registries: d.registries, artifacts: d.artifacts, config: d.config }) };
-      sharedJson.set(d.artifacts, shared);
+      const json = JSON.stringify({ registries: d.registries, artifacts: d.artifacts, config: d.config });
+      shared = { registries: d.registries, config: d.config, bytes: Buffer.from(json.slice(1), 'utf8') };
+      sharedBytes.set(d.artifacts, shared);
     }
     const head = JSON.stringify({ satellite: d.satellite, revision: d.revision, digest: d.digest, issuedAt: d.issuedAt });
-    return encoder.encode(`${head.slice(0, -1)},${shared.json.slice(1)}`);
+    return Buffer.concat([Buffer.from(`${head.slice(0, -1)},`, 'utf8'), shared.bytes]);
   };
 }
 
