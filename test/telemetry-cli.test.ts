@@ -83,7 +83,7 @@ describe('uplink telemetry commands', { timeout: 90_000 }, () => {
   });
 
   it('lists the satellites from the fleet list: a page at a time, every page, by liveness and name', async () => {
-    const [firstPage, all, online, unknown, byName, badStatus, badCursor] = await Promise.all([
+    const [firstPage, all, online, unknown, byName, badStatus, badCursor, groupPaged] = await Promise.all([
       uplink('sat', 'list', '--limit', '1'),
       uplink('sat', 'list', '--all', '--limit', '1', '--json'),
       uplink('sat', 'list', '--status', 'online', '--json'),
@@ -91,6 +91,7 @@ describe('uplink telemetry commands', { timeout: 90_000 }, () => {
       uplink('sat', 'list', '--prefix', 'cli-0', '--limit', '1', '--json'),
       uplink('sat', 'list', '--status', 'pending'),
       uplink('sat', 'list', '--cursor', 'bogus'),
+      uplink('sat', 'list', '--group', 'edge', '--limit', '5', '--status', 'online'),
     ]);
     expect(firstPage.code, firstPage.stderr).toBe(0);
     expect(firstPage.stdout).toMatch(/^NAME +LIVENESS +LIFECYCLE +HEARTBEAT +APPLIED\/DESIRED +SYNC +VERSION +GROUPS\ncli-00 +unknown +pending +never +-\/- /);
@@ -112,6 +113,9 @@ describe('uplink telemetry commands', { timeout: 90_000 }, () => {
     expect(badStatus.stderr).toMatch(/--status: give one of online, stale, offline, unknown/);
     expect(badCursor.code).toBe(2);
     expect(badCursor.stderr).toMatch(/VALIDATION_FAILED: .*cursor/);
+    // one group's list comes whole from registration: paging flags are refused, not ignored
+    expect(groupPaged.code).toBe(1);
+    expect(groupPaged.stderr).toMatch(/--group lists a group's satellites in one piece: leave out --status, --limit$/m);
   });
 
   it('tails live telemetry of one satellite', async () => {
