@@ -1,11 +1,13 @@
 // `uplink nats-init --out DIR`: the decentralized-JWT setup of an installation: a fresh operator with
 // its system and application accounts, the hub's auth configuration (operator mode, full resolver),
-// the services' and the system user's creds, and registration's environment for minting site accounts.
+// the services' and the system user's creds, registration's environment for minting site accounts, and
+// the command service's signing key (its public half in registration's environment, told to sites).
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ZtrEnv } from '@uplink/contracts';
+import { createCommandSigningKey } from '@uplink/command';
 import { createOperatorSetup } from '@uplink/nats-auth';
 import { CliError } from '../errors.js';
 
@@ -23,6 +25,7 @@ export function natsInitCommand(program: Command): void {
       if (existsSync(join(out, 'operator.json'))) throw new CliError(`${out} already holds a setup: keep it (its keys sign every site) or choose another --out`);
       await mkdir(out, { recursive: true, mode: 0o700 });
       const s = await createOperatorSetup();
+      const signing = createCommandSigningKey();
       const secret = { mode: 0o600 } as const;
       await writeFile(join(out, 'operator.json'), JSON.stringify(s, null, 2) + '\n', secret);
       await writeFile(
@@ -44,12 +47,14 @@ export function natsInitCommand(program: Command): void {
           `NATS_SITE_SIGNING_SEED=${s.siteSigning.seed}`,
           `NATS_SYSTEM_CREDS=${join(out, 'sys.creds')}`,
           `HUB_LEAF_URL=${o.hubLeafUrl}`,
+          `COMMAND_SIGNING_KEY=${signing.publicKey}`,
           '',
         ].join('\n'),
         secret,
       );
+      await writeFile(join(out, 'command.env'), [`NATS_CREDS=${join(out, 'services.creds')}`, `COMMAND_SIGNING_SEED=${signing.seed}`, ''].join('\n'), secret);
       process.stdout.write(
-        `wrote ${out}: hub-auth.conf (include it in the hub config), services.creds (NATS_CREDS of every cloud service), registration.env, sys.creds, operator.json (keep offline: it holds the operator key)\n`,
+        `wrote ${out}: hub-auth.conf (include it in the hub config), services.creds (NATS_CREDS of every cloud service), registration.env, command.env, sys.creds, operator.json (keep offline: it holds the operator key)\n`,
       );
     });
 }
