@@ -41,6 +41,8 @@ export interface PullThroughOptions {
   tagTtlMs?: number;
   /** longest a revalidation waits for the upstream before the cached manifest is served @default 3_000 */
   revalidateTimeoutMs?: number;
+  /** the clock tag ages are judged by (ms) @default Date.now */
+  clock?: () => number;
   logger?: OciLogger;
 }
 
@@ -157,6 +159,7 @@ export async function createPullThrough(opts: PullThroughOptions): Promise<PullT
   };
   const tagTtlMs = opts.tagTtlMs ?? 300_000;
   const revalidateTimeoutMs = opts.revalidateTimeoutMs ?? 3_000;
+  const clock = opts.clock ?? Date.now;
   /** `<repository>:<tag>` -> when it was last checked upstream (ms); nothing after a restart: checked at first use */
   const checkedAt = new Map<string, number>();
   const revalidating = new Map<string, Promise<StoredManifest>>();
@@ -299,7 +302,7 @@ export async function createPullThrough(opts: PullThroughOptions): Promise<PullT
       // only tags pull-through created: tags of desired content follow the desired state
       if (entry?.kind !== 'manifest' || !entry.tags.includes(tag)) return Promise.resolve(cached);
       const last = checkedAt.get(key);
-      if (last !== undefined && Date.now() - last < tagTtlMs) return Promise.resolve(cached);
+      if (last !== undefined && clock() - last < tagTtlMs) return Promise.resolve(cached);
       const running = revalidating.get(key);
       if (running) return running;
       const up = upstreamFor(req.name, req.ns);
@@ -309,7 +312,7 @@ export async function createPullThrough(opts: PullThroughOptions): Promise<PullT
         try {
           stats.tagsRevalidated++;
           const now = await up.client.resolve(req.name, tag, { signal });
-          checkedAt.set(key, Date.now());
+          checkedAt.set(key, clock());
           if (now.digest === cached.digest) return cached;
           const fetched = await up.client.getManifest(req.name, now.digest, { signal });
           await store.putManifest(req.repository, fetched.bytes, fetched.mediaType, [tag]);
@@ -322,7 +325,7 @@ export async function createPullThrough(opts: PullThroughOptions): Promise<PullT
         } catch (err) {
           stats.revalidationFailures++;
           // ask again in a minute at the earliest, not on every request while the upstream is away
-          checkedAt.set(key, Date.now() - tagTtlMs + Math.min(tagTtlMs, 60_000));
+          checkedAt.set(key, clock() - tagTtlMs + Math.min(tagTtlMs, 60_000));
           log?.debug({ repository: req.repository, tag, err: err instanceof Error ? err.message : String(err) }, 'pulled-through tag not revalidated; serving the cached manifest');
           return cached;
         } finally {
@@ -345,7 +348,7 @@ export async function createPullThrough(opts: PullThroughOptions): Promise<PullT
       }
       const tags = isTag(reference) ? [reference] : [];
       await store.putManifest(req.repository, fetched.bytes, fetched.mediaType, tags);
-      if (isTag(reference)) checkedAt.set(`${req.repository}:${reference}`, Date.now());
+      if (isTag(reference)) checkedAt.set(`${req.repository}:${reference}`, clock());
       stats.manifestsFetched++;
       log?.debug({ repository: req.repository, upstream: up.client.url, reference, digest: fetched.digest }, 'manifest pulled through');
       record({ kind: 'manifest', repository: req.repository, digest: fetched.digest, tags, lastUsed: Date.now() });

@@ -181,6 +181,7 @@ export async function startSatellite(config: SatelliteSettings, opts: StartSatel
       allow,
       quotaBytes: config.PULL_THROUGH_QUOTA_BYTES,
       tagTtlMs: config.PULL_THROUGH_TAG_TTL_S * 1_000,
+      ...(opts.clock ? { clock: opts.clock } : {}),
       logger: log.child({ component: 'pull-through' }),
     });
     const pt = pullThrough;
