@@ -10,7 +10,7 @@ import { createGatewayApp } from '@uplink/gateway';
 import { startRegistration, type RegistrationHandle } from '@uplink/registration';
 import { startStatePublisher } from '@uplink/state-publisher';
 import { createCommandSigningKey, startCommandService } from '@uplink/command';
-import { createNKey, createOperatorSetup, renderCreds, type NKey, type OperatorSetup } from '@uplink/nats-auth';
+import { createNKey, createOperatorSetup, registrationNatsEnv, renderCreds, type NKey, type OperatorSetup } from '@uplink/nats-auth';
 import { createPgSchema, startHub, tempDir, type Hub, type PgSchema, type TempDir } from '@uplink/testkit';
 
 export const ADMIN_TOKEN = 'security-admin-token-0123456789';
@@ -80,13 +80,7 @@ export async function startJwtSystem(opts: JwtSystemOptions = {}): Promise<JwtSy
     const registrationEnv: Record<string, string> = {
       ...common,
       REDIS_KEY_PREFIX: `sec-${process.pid}-${Date.now()}:`,
-      NATS_OPERATOR_SIGNING_SEED: setup.operator.signing.seed,
-      NATS_APP_ACCOUNT: setup.app.publicKey,
-      NATS_APP_SIGNING_SEED: setup.app.signing.seed,
-      NATS_SITE_SIGNING_SEED: setup.siteSigning.seed,
-      NATS_SYSTEM_CREDS: sysCreds,
-      HUB_LEAF_URL: hub.leafUrl,
-      COMMAND_SIGNING_KEY: signing.publicKey,
+      ...registrationNatsEnv(setup, { systemCredsFile: sysCreds, hubLeafUrl: hub.leafUrl, commandSigningKey: signing.publicKey }),
       SITE_JWT_TTL_S: String(opts.siteJwtTtlS ?? 3_600),
       ...(opts.leafTls ? { LEAF_CA_FILE: opts.leafTls.caFile } : {}),
     };

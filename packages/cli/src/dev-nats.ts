@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createOperatorSetup, type OperatorSetup } from '@uplink/nats-auth';
+import { createOperatorSetup, registrationNatsEnv, type OperatorSetup } from '@uplink/nats-auth';
 
 export interface DevNats {
   setup: OperatorSetup;
@@ -34,13 +34,5 @@ export async function loadDevNats(dir: string): Promise<DevNats> {
 
 /** Registration's environment for minting site credentials. */
 export function registrationZtrEnv(n: DevNats, opts: { hubLeafUrl: string; commandSigningKey: string }): Record<string, string> {
-  return {
-    NATS_OPERATOR_SIGNING_SEED: n.setup.operator.signing.seed,
-    NATS_APP_ACCOUNT: n.setup.app.publicKey,
-    NATS_APP_SIGNING_SEED: n.setup.app.signing.seed,
-    NATS_SITE_SIGNING_SEED: n.setup.siteSigning.seed,
-    NATS_SYSTEM_CREDS: n.sysCreds,
-    HUB_LEAF_URL: opts.hubLeafUrl,
-    COMMAND_SIGNING_KEY: opts.commandSigningKey,
-  };
+  return registrationNatsEnv(n.setup, { systemCredsFile: n.sysCreds, ...opts });
 }

@@ -16,7 +16,7 @@ export {
   encodeSystemAccount,
 } from './claims.js';
 export { CLAIMS_LIST_SUBJECT, CLAIMS_UPDATE_SUBJECT, listResolverAccounts, pushAccountJwt } from './push.js';
-export { createOperatorSetup } from './setup.js';
+export { createOperatorSetup, registrationNatsEnv } from './setup.js';
 
 export type { NKey, NKeyRole, NKeySigner, NKeyVerifier } from './keys.js';
 export type { JwtSummary } from './creds.js';

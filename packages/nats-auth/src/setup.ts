@@ -46,3 +46,23 @@ export async function createOperatorSetup(opts: { operatorName?: string } = {}):
     siteSigning,
   };
 }
+
+/**
+ * Registration's environment for minting site accounts from a setup: its signing seeds, the
+ * application account, the system user's creds file (written from `system.userCreds`), the leaf URL
+ * sites are told and, when given, the command service's public key.
+ */
+export function registrationNatsEnv(
+  setup: OperatorSetup,
+  opts: { systemCredsFile: string; hubLeafUrl: string; commandSigningKey?: string },
+): Record<string, string> {
+  return {
+    NATS_OPERATOR_SIGNING_SEED: setup.operator.signing.seed,
+    NATS_APP_ACCOUNT: setup.app.publicKey,
+    NATS_APP_SIGNING_SEED: setup.app.signing.seed,
+    NATS_SITE_SIGNING_SEED: setup.siteSigning.seed,
+    NATS_SYSTEM_CREDS: opts.systemCredsFile,
+    HUB_LEAF_URL: opts.hubLeafUrl,
+    ...(opts.commandSigningKey ? { COMMAND_SIGNING_KEY: opts.commandSigningKey } : {}),
+  };
+}

@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ZtrEnv } from '@uplink/contracts';
 import { createCommandSigningKey } from '@uplink/command';
-import { createOperatorSetup } from '@uplink/nats-auth';
+import { createOperatorSetup, registrationNatsEnv } from '@uplink/nats-auth';
 import { CliError } from '../errors.js';
 
 export function natsInitCommand(program: Command): void {
@@ -41,13 +41,9 @@ export function natsInitCommand(program: Command): void {
         join(out, 'registration.env'),
         [
           `NATS_CREDS=${join(out, 'services.creds')}`,
-          `NATS_OPERATOR_SIGNING_SEED=${s.operator.signing.seed}`,
-          `NATS_APP_ACCOUNT=${s.app.publicKey}`,
-          `NATS_APP_SIGNING_SEED=${s.app.signing.seed}`,
-          `NATS_SITE_SIGNING_SEED=${s.siteSigning.seed}`,
-          `NATS_SYSTEM_CREDS=${join(out, 'sys.creds')}`,
-          `HUB_LEAF_URL=${o.hubLeafUrl}`,
-          `COMMAND_SIGNING_KEY=${signing.publicKey}`,
+          ...Object.entries(
+            registrationNatsEnv(s, { systemCredsFile: join(out, 'sys.creds'), hubLeafUrl: o.hubLeafUrl, commandSigningKey: signing.publicKey }),
+          ).map(([k, v]) => `${k}=${v}`),
           '',
         ].join('\n'),
         secret,

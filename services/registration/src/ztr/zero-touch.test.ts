@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClientProxyFactory, Transport, type ClientProxy } from '@nestjs/microservices';
 import { credsAuthenticator } from '@nats-io/transport-node';
 import { RegistrationEnv, loadEnv, renewPayload, rpcSubject, type RpcMethod, type RpcReply, type RpcService } from '@uplink/contracts';
-import { createNKey, createOperatorSetup, describeJwt, signWithSeed, type OperatorSetup } from '@uplink/nats-auth';
+import { createNKey, createOperatorSetup, describeJwt, registrationNatsEnv, signWithSeed, type OperatorSetup } from '@uplink/nats-auth';
 import { createLogger } from '@uplink/observability';
 import { createPgSchema, startFakeHarbor, startHub, tempDir, type FakeHarbor, type Hub, type PgSchema, type TempDir } from '@uplink/testkit';
 import { startRegistration, type RegistrationHandle } from '../start.js';
@@ -47,12 +47,7 @@ beforeAll(async () => {
       DATABASE_URL: schema.url,
       LOG_LEVEL: 'silent',
       REDIS_KEY_PREFIX: `ztr-test-${process.pid}-${Date.now()}:`,
-      NATS_OPERATOR_SIGNING_SEED: setup.operator.signing.seed,
-      NATS_APP_ACCOUNT: setup.app.publicKey,
-      NATS_APP_SIGNING_SEED: setup.app.signing.seed,
-      NATS_SITE_SIGNING_SEED: setup.siteSigning.seed,
-      NATS_SYSTEM_CREDS: sysCreds,
-      HUB_LEAF_URL: hub.leafUrl,
+      ...registrationNatsEnv(setup, { systemCredsFile: sysCreds, hubLeafUrl: hub.leafUrl }),
       SITE_JWT_TTL_S: '600',
       ZTR_IP_LIMIT: '5',
       SITE_REGISTRY_CREDENTIALS: '{"registry.example.com": {"username": "robot", "password": "pw"}}',
