@@ -208,6 +208,17 @@ describe('request log', () => {
   });
 });
 
+/** Paging parameters of the paged lists the gateway refuses, and the field each error names. */
+const PAGING_REFUSED: [string, string][] = [
+  ['limit=0', 'limit'],
+  ['limit=1001', 'limit'],
+  ['limit=ten', 'limit'],
+  ['limit=2.5', 'limit'],
+  ['cursor=not-a-cursor', 'cursor'],
+  [`cursor=${Buffer.from('{"after":"Bad Name"}').toString('base64url')}`, 'cursor'],
+  ['cursor=' + 'a'.repeat(300), 'cursor'],
+];
+
 describe('GET /v1/images paging', () => {
   it('asks telemetry-ingest for a page of sites: 100 unless told, after the cursor; nextCursor passes through', async () => {
     const page = { images: [], sites: [], generatedAt: new Date().toISOString(), nextCursor: imagesCursor('edge-07') };
@@ -222,13 +233,7 @@ describe('GET /v1/images paging', () => {
   });
 
   it.each([
-    ['limit=0', 'limit'],
-    ['limit=1001', 'limit'],
-    ['limit=ten', 'limit'],
-    ['limit=2.5', 'limit'],
-    ['cursor=not-a-cursor', 'cursor'],
-    [`cursor=${Buffer.from('{"after":"Bad Name"}').toString('base64url')}`, 'cursor'],
-    ['cursor=' + 'a'.repeat(300), 'cursor'],
+    ...PAGING_REFUSED,
     ['page=2', ''],
   ])('refuses ?%s with 400 VALIDATION_FAILED naming %s, before any service is asked', async (q, path) => {
     const before = f.telemetry.received.length;
@@ -265,13 +270,7 @@ describe('GET /v1/fleet/satellites', () => {
   });
 
   it.each([
-    ['limit=0', 'limit'],
-    ['limit=1001', 'limit'],
-    ['limit=ten', 'limit'],
-    ['limit=2.5', 'limit'],
-    ['cursor=not-a-cursor', 'cursor'],
-    [`cursor=${Buffer.from('{"after":"Bad Name"}').toString('base64url')}`, 'cursor'],
-    ['cursor=' + 'a'.repeat(300), 'cursor'],
+    ...PAGING_REFUSED,
     ['status=pending', 'status'],
     ['status=Online', 'status'],
     ['status=', 'status'],
